@@ -108,4 +108,3 @@ func inCI() bool {
 	v := strings.ToLower(os.Getenv("CI"))
 	return v == "true" || v == "1"
 }
-
