@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,7 +215,7 @@ func TestValidationErrors(t *testing.T) {
 		"Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
 		"Value 'bad/name' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
 	} {
-		if !containsStr(ae.ErrorMessage(), part) {
+		if !strings.Contains(ae.ErrorMessage(), part) {
 			t.Errorf("message %q lacks %q", ae.ErrorMessage(), part)
 		}
 	}
@@ -228,19 +229,6 @@ func TestValidationErrors(t *testing.T) {
 		StreamName: aws.String("valid"), StreamARN: aws.String(streamARN("other")),
 		PartitionKey: aws.String("k"), Data: []byte("x")})
 	apiErr(t, err, "InvalidArgumentException")
-}
-
-func containsStr(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 // TestStreamARNAddressing runs every stream operation with StreamARN
@@ -483,7 +471,7 @@ func TestListShards(t *testing.T) {
 		if i == 0 {
 			_, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name), NextToken: out.NextToken})
 			ae := apiErr(t, err, "InvalidArgumentException")
-			if !containsStr(ae.ErrorMessage(), "NextToken") {
+			if !strings.Contains(ae.ErrorMessage(), "NextToken") {
 				t.Errorf("NextToken+StreamName message %q does not mention NextToken", ae.ErrorMessage())
 			}
 		}
