@@ -102,9 +102,10 @@ func buildSluice(out string) error {
 	return nil
 }
 
-// inCI reports whether the tests run under CI (CI=true), where missing tools
-// are failures rather than reasons to skip.
+// inCI reports whether the tests run under CI (CI=true) or from
+// scripts/test.sh (SLUICE_TEST_SH=1), where missing tools are failures
+// rather than reasons to skip and the crash test runs its full rounds.
 func inCI() bool {
 	v := strings.ToLower(os.Getenv("CI"))
-	return v == "true" || v == "1"
+	return v == "true" || v == "1" || os.Getenv("SLUICE_TEST_SH") == "1"
 }
