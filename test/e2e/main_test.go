@@ -33,6 +33,17 @@ func runMain(m *testing.M) int {
 	}
 	repoRoot = root
 
+	// SLUICE_E2E_BIN runs the tests against a prebuilt binary instead.
+	if bin := os.Getenv("SLUICE_E2E_BIN"); bin != "" {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: SLUICE_E2E_BIN: %v\n", err)
+			return 2
+		}
+		sluiceBin = abs
+		return runTests(m)
+	}
+
 	dir, err := os.MkdirTemp("", "sluice-e2e-bin-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: temp dir: %v\n", err)
@@ -46,6 +57,11 @@ func runMain(m *testing.M) int {
 		return 2
 	}
 
+	return runTests(m)
+}
+
+// runTests runs the tests, then checks for leaked goroutines.
+func runTests(m *testing.M) int {
 	code := m.Run()
 	closeSharedTransports()
 	if code == 0 {

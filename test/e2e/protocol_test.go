@@ -303,7 +303,7 @@ func TestStartupFailures(t *testing.T) {
 		// A second server on the same data directory must refuse to start
 		// rather than corrupt the first one's files.
 		srv := startServer(t)
-		code, _, stderr := runSluice(t, 30*time.Second, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--data-dir", srv.dataDir)
+		code, _, stderr := runSluice(t, 10*time.Second, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--data-dir", srv.dataDir)
 		if code == 0 {
 			t.Errorf("second sluice on %s exited 0", srv.dataDir)
 		}
