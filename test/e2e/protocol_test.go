@@ -299,6 +299,20 @@ func TestStartupFailures(t *testing.T) {
 		checkOneLine(t, stderr, file)
 	})
 
+	t.Run("IncompatibleDataDir", func(t *testing.T) {
+		// docs/format/README.md: VERSION holds "sluice-storage-format <N>";
+		// a directory from another format version is refused.
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "VERSION"), []byte("sluice-storage-format 999\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runSluice(t, 30*time.Second, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--data-dir", dir)
+		if code == 0 {
+			t.Errorf("sluice exited 0 on a data dir of format version 999")
+		}
+		checkOneLine(t, stderr, dir)
+	})
+
 	t.Run("DataDirInUse", func(t *testing.T) {
 		// A second server on the same data directory must refuse to start
 		// rather than corrupt the first one's files.
