@@ -1,0 +1,124 @@
+package awsproto
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// Error is an AWS error envelope: what WriteError sends and what Unmarshal
+// returns for a body it cannot decode.
+type Error struct {
+	// Type is the exception name (__type), a catalogue entry.
+	Type string
+	// Message is the human text; empty means the body has no message
+	// member, as AWS sends for SerializationException on malformed bodies,
+	// UnknownOperationException and InternalFailure.
+	Message string
+	// Status is the HTTP status, from the catalogue.
+	Status int
+	// Retryable is the catalogue's retryable flag.
+	Retryable bool
+	// Code, when set, is sent as an extra "code" member: Firehose's
+	// InvalidKMSResourceException and InvalidSourceException carry one.
+	Code string
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Type
+	}
+	return e.Type + ": " + e.Message
+}
+
+// Errorf builds an *Error of the catalogue type typ. The message is format
+// formatted with args, or format as is when there are no args (so messages
+// quoting a '%' are safe). Status and Retryable come from the catalogue; a
+// type not in the catalogue is a programmer error and panics.
+func Errorf(typ, format string, args ...any) *Error {
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return newError(typ, msg)
+}
+
+// newError builds an *Error of catalogue type typ with message msg.
+func newError(typ, msg string) *Error {
+	ex, ok := catalogue[typ]
+	if !ok {
+		panic(fmt.Sprintf("awsproto: exception type %q is not in errors.json", typ))
+	}
+	return &Error{Type: typ, Message: msg, Status: ex.Status, Retryable: ex.Retryable}
+}
+
+// serializationError is the SerializationException Unmarshal returns; msg
+// may be empty (malformed body).
+func serializationError(msg string) *Error {
+	return newError("SerializationException", msg)
+}
+
+// errorBody is the envelope as a map, so that both encoders write the same
+// members.
+func errorBody(e *Error) map[string]string {
+	body := map[string]string{"__type": e.Type}
+	if e.Message != "" {
+		key := "message"
+		if ex, ok := catalogue[e.Type]; ok {
+			key = ex.MessageKey
+		}
+		body[key] = e.Message
+	}
+	if e.Code != "" {
+		body["code"] = e.Code
+	}
+	return body
+}
+
+// WriteError writes e as AWS does: the status (e.Status, or the
+// catalogue's when zero), Content-Type of p, X-Amzn-ErrorType: <Type>, and
+// a body {"__type": Type, "message": Message} in JSON or the same map in
+// CBOR. SerializationException spells the key "Message" as AWS does; an
+// empty Message sends no message member. A zero p writes JSON.
+func WriteError(w http.ResponseWriter, p Protocol, e *Error) {
+	if p != CBOR {
+		p = JSON
+	}
+	status := e.Status
+	if status == 0 {
+		if ex, ok := catalogue[e.Type]; ok {
+			status = ex.Status
+		} else {
+			status = http.StatusBadRequest
+		}
+	}
+	body, err := Marshal(p, errorBody(e))
+	if err != nil {
+		// A map of strings always encodes; failing here is a bug.
+		panic(fmt.Sprintf("awsproto: encode error envelope: %v", err))
+	}
+	h := w.Header()
+	h.Set("Content-Type", p.ContentType())
+	h.Set("X-Amzn-ErrorType", e.Type)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// WriteResponse writes HTTP 200 with v marshaled in p; a nil v sends "{}"
+// (JSON) or an empty map (CBOR). If v does not encode, nothing has been
+// written yet: it answers InternalFailure and returns the error so the
+// caller can log it.
+func WriteResponse(w http.ResponseWriter, p Protocol, v any) error {
+	body, err := Marshal(p, v)
+	if err != nil {
+		WriteError(w, p, newError("InternalFailure", ""))
+		return fmt.Errorf("encode %s response: %w", p, err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", p.ContentType())
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(body)
+	return err
+}
