@@ -145,7 +145,7 @@ func TestUnmarshalJSONTimestamps(t *testing.T) {
 		num  string
 		want int64
 	}{
-		{"1459799926.48", 1459799926480},  // what SDKs send
+		{"1459799926.48", 1459799926480},   // what SDKs send
 		{"1.45979992648E9", 1459799926480}, // the Java SDK's exponent form
 		{"1.45979992648e+9", 1459799926480},
 		{"1459799926", 1459799926000},
