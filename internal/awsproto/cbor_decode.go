@@ -617,6 +617,10 @@ func (d *cborDecoder) skip() error {
 		if err := d.enter(); err != nil {
 			return err
 		}
+		// A bignum's content must be a byte string, as when it is decoded.
+		if (h.arg == 2 || h.arg == 3) && (d.pos >= len(d.data) || d.data[d.pos]>>5 != majorBytes) {
+			return errSyntax
+		}
 		err := d.skip()
 		d.depth--
 		return err
