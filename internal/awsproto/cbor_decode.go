@@ -158,6 +158,18 @@ func (d *cborDecoder) remaining() int { return len(d.data) - d.pos }
 
 // value decodes the next item into v. Only syntax errors are returned.
 func (d *cborDecoder) value(c *codec, v reflect.Value) error {
+	if c.kind == kindPtr {
+		if d.atNull() {
+			return d.skip() // absent: the pointer stays nil
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(c.elem.typ))
+		}
+		return d.value(c.elem, v.Elem())
+	}
+	if c.cborU {
+		return d.custom(v)
+	}
 	start := d.pos
 	h, err := d.readHead()
 	if err != nil {
@@ -178,17 +190,6 @@ func (d *cborDecoder) value(c *codec, v reflect.Value) error {
 	}
 	if h.major == majorSimple && (h.info == 22 || h.info == 23) {
 		return nil // null and undefined: absent
-	}
-	if c.kind == kindPtr {
-		d.pos = start
-		if v.IsNil() {
-			v.Set(reflect.New(c.elem.typ))
-		}
-		return d.value(c.elem, v.Elem())
-	}
-	if c.cborU {
-		d.pos = start
-		return d.custom(v)
 	}
 	switch h.major {
 	case majorUint:
@@ -250,6 +251,20 @@ func (d *cborDecoder) value(c *codec, v reflect.Value) error {
 		return nil
 	}
 	return errSyntax // break outside a container, or an unassigned simple value
+}
+
+// atNull reports whether the next item, past any tags, is null or
+// undefined.
+func (d *cborDecoder) atNull() bool {
+	p := d.pos
+	for p < len(d.data) && d.data[p]>>5 == majorTag {
+		h, ok := d.peekHead(p)
+		if !ok {
+			return false
+		}
+		p = h.next
+	}
+	return p < len(d.data) && (d.data[p] == cborNull || d.data[p] == cborUndefined)
 }
 
 // custom hands the raw item to the type's UnmarshalCBOR.
