@@ -1,0 +1,64 @@
+// Package storage keeps Sluice's data on disk: one segmented append-only log
+// per shard and a catalog of streams and shards in bbolt. It knows nothing of
+// HTTP, JSON or Kinesis rules; the engine above it assigns meaning to the
+// offsets and times it hands out.
+//
+// This file is the contract the engine codes against. The embedded segment
+// log implements it; a replicated backend will implement the same contract.
+package storage
+
+import "errors"
+
+// FormatVersion is the on-disk format version written into the data
+// directory. A directory written by another version is refused at open with
+// ErrIncompatibleVersion.
+const FormatVersion = 1
+
+// Entry is one record handed to Append. The log copies what it needs before
+// Append returns; the caller keeps ownership of the slices.
+type Entry struct {
+	PartitionKey string
+	Data         []byte
+}
+
+// Record is one record read back from a shard log.
+//
+// Ownership: the slices in a Record returned by Read belong to the caller and
+// stay valid after further calls on the log.
+type Record struct {
+	// Offset is the record's position in its shard log: the first record
+	// ever appended is 0, and offsets are contiguous and strictly increasing.
+	Offset uint64
+	// ArrivalMillis is the Unix time in milliseconds that Append stamped.
+	// It is non-decreasing in offset order within a shard.
+	ArrivalMillis int64
+	PartitionKey  string
+	Data          []byte
+}
+
+// AppendResult says where a batch landed.
+type AppendResult struct {
+	// FirstOffset is the offset of the batch's first record; the batch's
+	// records occupy [FirstOffset, FirstOffset+len(entries)).
+	FirstOffset uint64
+	// ArrivalMillis is the arrival time stamped on every record of the
+	// batch: max(nowMillis, the previous batch's ArrivalMillis).
+	ArrivalMillis int64
+}
+
+// Errors a caller can act on. Match them with errors.Is.
+var (
+	// ErrIncompatibleVersion: the data directory was written by a format
+	// version this binary cannot read.
+	ErrIncompatibleVersion = errors.New("incompatible data directory version")
+	// ErrLocked: another process holds the data directory.
+	ErrLocked = errors.New("data directory is locked by another process")
+	// ErrClosed: the store or log was closed.
+	ErrClosed = errors.New("storage closed")
+	// ErrShardExists / ErrShardNotFound: CreateShard/OpenShard on a key that
+	// already exists / does not exist.
+	ErrShardExists   = errors.New("shard log already exists")
+	ErrShardNotFound = errors.New("shard log not found")
+	// ErrOffsetTrimmed: a read asked for an offset below Start().
+	ErrOffsetTrimmed = errors.New("offset is below the log start")
+)

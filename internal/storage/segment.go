@@ -1,0 +1,312 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/sluicedata/sluice/internal/vfs"
+)
+
+const (
+	segmentSuffix     = ".seg"
+	offsetIndexSuffix = ".idx"
+	timeIndexSuffix   = ".tix"
+	tmpSuffix         = ".tmp"
+	// segmentNameDigits is the zero-padded width of a segment's base offset
+	// in its file name; 20 digits hold any uint64, and sort as numbers.
+	segmentNameDigits = 20
+
+	// readChunkBytes is how much a Read or SeekTime reads per pread. Each
+	// concurrent reader holds one such buffer (pooled) plus, for a batch
+	// larger than it, one buffer of that batch's size (at most maxBatchBytes).
+	readChunkBytes = 64 << 10
+	// scanChunkBytes is the pread size of recovery scans, which read whole
+	// segments and gain from larger reads.
+	scanChunkBytes = 1 << 20
+)
+
+func segmentName(base uint64, suffix string) string {
+	return fmt.Sprintf("%0*d%s", segmentNameDigits, base, suffix)
+}
+
+// parseSegmentName returns the base offset of a "<20 digits>.seg" name.
+func parseSegmentName(name string) (uint64, bool) {
+	digits, ok := strings.CutSuffix(name, segmentSuffix)
+	if !ok || len(digits) != segmentNameDigits {
+		return 0, false
+	}
+	base, err := strconv.ParseUint(digits, 10, 64)
+	return base, err == nil
+}
+
+// segment describes one segment file as of a logView. It is immutable:
+// sealing the active segment publishes a new segment value, so readers
+// holding an old view never see fields change under them.
+type segment struct {
+	base   uint64
+	path   string
+	f      vfs.File    // read handle; for the active segment, the writer's handle
+	sealed *sealedInfo // nil for the active segment
+}
+
+// sealedInfo is what is known of a segment that is no longer written.
+type sealedInfo struct {
+	end          uint64 // one past the last offset
+	size         int64  // file size
+	firstArrival int64  // of the first record; meaningless if end == base
+	lastArrival  int64
+	idx, tix     vfs.File
+	count        int // entries in each index file
+}
+
+func (s *segment) close() error {
+	err := s.f.Close()
+	if s.sealed != nil {
+		for _, f := range []vfs.File{s.sealed.idx, s.sealed.tix} {
+			if f != nil {
+				err = errors.Join(err, f.Close())
+			}
+		}
+	}
+	return err
+}
+
+// searchIndex returns the last of n entries (in key order) for which before
+// holds, and false if there is none. before must be true for a prefix of
+// the entries and false after it.
+func searchIndex(n int, get func(i int) (indexEntry, error), before func(indexEntry) bool) (indexEntry, bool, error) {
+	var ferr error
+	i := sort.Search(n, func(i int) bool {
+		if ferr != nil {
+			return true
+		}
+		e, err := get(i)
+		if err != nil {
+			ferr = err
+			return true
+		}
+		return !before(e)
+	})
+	if ferr != nil || i == 0 {
+		return indexEntry{}, false, ferr
+	}
+	e, err := get(i - 1)
+	return e, err == nil, err
+}
+
+func (s *sealedInfo) offsetEntry(i int) (indexEntry, error) {
+	var b [offsetIndexEntryBytes]byte
+	if _, err := s.idx.ReadAt(b[:], indexHeaderBytes+int64(i)*offsetIndexEntryBytes); err != nil {
+		return indexEntry{}, fmt.Errorf("read offset index: %w", err)
+	}
+	return indexEntry{rel: le.Uint32(b[0:]), pos: le.Uint32(b[4:])}, nil
+}
+
+func (s *sealedInfo) timeEntry(i int) (indexEntry, error) {
+	var b [timeIndexEntryBytes]byte
+	if _, err := s.tix.ReadAt(b[:], indexHeaderBytes+int64(i)*timeIndexEntryBytes); err != nil {
+		return indexEntry{}, fmt.Errorf("read time index: %w", err)
+	}
+	return indexEntry{arrival: int64(le.Uint64(b[0:])), rel: le.Uint32(b[8:]), pos: le.Uint32(b[12:])}, nil
+}
+
+// writeIndexFiles writes a sealed segment's .idx and .tix atomically (tmp,
+// fsync, rename, directory fsync) and opens them for reading.
+func writeIndexFiles(fs vfs.FS, dir string, h indexHeader, entries []indexEntry) (idx, tix vfs.File, err error) {
+	idxData, tixData := encodeIndexes(h, entries)
+	paths := []string{
+		filepath.Join(dir, segmentName(h.base, offsetIndexSuffix)),
+		filepath.Join(dir, segmentName(h.base, timeIndexSuffix)),
+	}
+	for i, data := range [][]byte{idxData, tixData} {
+		if err := writeFileAtomicNoDirSync(fs, paths[i], data); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := fs.SyncDir(dir); err != nil {
+		return nil, nil, fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	if idx, err = fs.Open(paths[0]); err != nil {
+		return nil, nil, err
+	}
+	if tix, err = fs.Open(paths[1]); err != nil {
+		idx.Close()
+		return nil, nil, err
+	}
+	return idx, tix, nil
+}
+
+// writeFileAtomicNoDirSync writes data to path via path.tmp, fsync and
+// rename; the caller fsyncs the directory, once for several files.
+func writeFileAtomicNoDirSync(fs vfs.FS, path string, data []byte) error {
+	tmp := path + tmpSuffix
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := fs.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// openIndexFiles opens a sealed segment's index files and checks their
+// headers against what the segment file says; ok is false if either is
+// missing or does not match, and the index must be rebuilt.
+func openIndexFiles(fs vfs.FS, dir string, base, end uint64, size int64) (si *sealedInfo, ok bool) {
+	si = &sealedInfo{end: end, size: size}
+	files := []*vfs.File{&si.idx, &si.tix}
+	magics := []string{offsetIndexMagic, timeIndexMagic}
+	entryBytes := []int64{offsetIndexEntryBytes, timeIndexEntryBytes}
+	for i, suffix := range []string{offsetIndexSuffix, timeIndexSuffix} {
+		f, err := fs.Open(filepath.Join(dir, segmentName(base, suffix)))
+		if err != nil {
+			si.closeIndexes()
+			return nil, false
+		}
+		*files[i] = f
+		var b [indexHeaderBytes]byte
+		fi, err := f.Stat()
+		if err != nil {
+			si.closeIndexes()
+			return nil, false
+		}
+		_, rerr := f.ReadAt(b[:], 0)
+		h, valid := parseIndexHeader(b[:], magics[i])
+		if rerr != nil || !valid || h.base != base || h.end != end || h.segmentSize != size ||
+			fi.Size() != indexHeaderBytes+int64(h.count)*entryBytes[i] || (h.count == 0) != (end == base) ||
+			(i == 1 && int(h.count) != si.count) {
+			si.closeIndexes()
+			return nil, false
+		}
+		si.count, si.lastArrival = int(h.count), h.lastArrival
+	}
+	if si.count > 0 {
+		e, err := si.timeEntry(0)
+		if err != nil {
+			si.closeIndexes()
+			return nil, false
+		}
+		si.firstArrival = e.arrival
+	}
+	return si, true
+}
+
+func (s *sealedInfo) closeIndexes() {
+	if s.idx != nil {
+		s.idx.Close()
+	}
+	if s.tix != nil {
+		s.tix.Close()
+	}
+}
+
+// scanStatus is what batchScanner.next found.
+type scanStatus int
+
+const (
+	scanOK  scanStatus = iota // a frame of plausible size; walkRecords checks its CRC
+	scanEnd                   // pos reached limit exactly
+	scanBad                   // a frame that cannot be valid (short or bad header)
+)
+
+// batchScanner reads the frames of one segment file in order, from pos up to
+// limit, with large preads into a reusable buffer.
+type batchScanner struct {
+	f          vfs.File
+	pos, limit int64
+	chunk      int
+	pooled     *[]byte
+	buf        []byte // file bytes [bufStart, bufStart+len(buf))
+	bufStart   int64
+}
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, readChunkBytes); return &b }}
+
+func newScanner(f vfs.File, pos, limit int64, chunk int) *batchScanner {
+	s := &batchScanner{f: f, pos: pos, limit: limit, chunk: chunk}
+	if chunk == readChunkBytes {
+		s.pooled = chunkPool.Get().(*[]byte)
+	}
+	return s
+}
+
+// release returns the scanner's buffer to its pool; frames returned by
+// next are invalid afterwards.
+func (s *batchScanner) release() {
+	if s.pooled != nil {
+		chunkPool.Put(s.pooled)
+		s.pooled = nil
+	}
+	s.buf = nil
+}
+
+// next returns the frame at s.pos and advances past it. The frame aliases
+// the scanner's buffer and is valid until the next call. For scanBad,
+// reason says what is wrong.
+func (s *batchScanner) next() (h batchHeader, frame []byte, st scanStatus, reason string, err error) {
+	if s.pos >= s.limit {
+		return h, nil, scanEnd, "", nil
+	}
+	if s.limit-s.pos < batchHeaderBytes {
+		return h, nil, scanBad, fmt.Sprintf("%d bytes left, short of a batch header", s.limit-s.pos), nil
+	}
+	hb, err := s.ensure(s.pos, batchHeaderBytes)
+	if err != nil {
+		return h, nil, 0, "", err
+	}
+	h, reason = parseBatchHeader(hb)
+	if reason != "" {
+		return h, nil, scanBad, reason, nil
+	}
+	if h.size() > s.limit-s.pos {
+		return h, nil, scanBad, fmt.Sprintf("batch of %d bytes runs past the end at %d", h.size(), s.limit), nil
+	}
+	if frame, err = s.ensure(s.pos, int(h.size())); err != nil {
+		return h, nil, 0, "", err
+	}
+	s.pos += h.size()
+	return h, frame, scanOK, "", nil
+}
+
+// ensure returns file bytes [off, off+n), reading them if not buffered.
+func (s *batchScanner) ensure(off int64, n int) ([]byte, error) {
+	if off >= s.bufStart && off+int64(n) <= s.bufStart+int64(len(s.buf)) {
+		return s.buf[off-s.bufStart : off-s.bufStart+int64(n)], nil
+	}
+	size := int(min(int64(max(n, s.chunk)), s.limit-off))
+	var b []byte
+	switch {
+	case s.pooled != nil && size <= len(*s.pooled):
+		b = (*s.pooled)[:size]
+	case size <= cap(s.buf) && s.pooled == nil:
+		b = s.buf[:size]
+	default:
+		b = make([]byte, size)
+	}
+	k, err := s.f.ReadAt(b, off)
+	if k < size {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("read at %d: %w", off, err)
+	}
+	s.buf, s.bufStart = b, off
+	return b[:n], nil
+}

@@ -1,0 +1,182 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicedata/sluice/internal/vfs"
+)
+
+// ShardLog is one shard's append-only log: a directory of segments. Its
+// methods are safe for concurrent use by any goroutines. Append serializes
+// writers and shares fsyncs between them; Read, SeekTime and the position
+// accessors never take the writers' lock: they work on an immutable
+// snapshot (logView) of the durable state, published after each fsync.
+//
+// Lock order: Store.mu before ShardLog.mu; ShardLog.mu is never held while
+// calling into the Store.
+type ShardLog struct {
+	fs      vfs.FS
+	dir     string
+	key     string
+	opts    Options
+	logger  *slog.Logger
+	onClose func(*ShardLog) // deregisters from the Store; nil when opened without one
+
+	view   atomic.Pointer[logView]
+	closed atomic.Bool
+	// warnedIndex keeps a bad index entry from being logged on every read.
+	warnedIndex atomic.Bool
+
+	mu struct {
+		sync.Mutex
+		// cond is signalled when a sync finishes, the log fails, or it
+		// closes; Append waiters re-check their batch.
+		cond   sync.Cond
+		err    error // sticky: the first write/sync error, or corruption found at open
+		closed bool
+
+		segs   []*segment // all segments, oldest first; the last is the active one
+		active vfs.File   // the active segment's read-write handle; nil if failed at open
+		// Written state, ahead of durable until the next sync.
+		writePos    int64  // size of the active segment file
+		nextOffset  uint64 // offset the next batch gets
+		lastArrival int64  // arrival time of the last written batch
+		entries     []indexEntry
+		sinceIndex  int64 // bytes of batches written since the last index entry
+		syncing     bool  // a group-commit leader is in Sync
+		durableEnd  uint64
+	}
+}
+
+// logView is an immutable snapshot of the durable part of a log, as readers
+// see it. Only records below end are ever served.
+type logView struct {
+	segs        []*segment
+	start, end  uint64
+	activeSize  int64        // durable bytes of the last (active) segment
+	entries     []indexEntry // the active segment's index, as of activeSize
+	lastArrival int64
+}
+
+// limits returns how far readers may read in segment i of v: its durable
+// byte size and one past its last durable offset.
+func (v *logView) limits(i int) (size int64, end uint64) {
+	s := v.segs[i]
+	if s.sealed != nil {
+		return s.sealed.size, s.sealed.end
+	}
+	return v.activeSize, v.end
+}
+
+// Start returns the first retained offset.
+func (l *ShardLog) Start() uint64 { return l.view.Load().start }
+
+// End returns one past the last durable offset.
+func (l *ShardLog) End() uint64 { return l.view.Load().end }
+
+// LastArrivalMillis returns the arrival time of the last durable record, or
+// 0 if the log is empty.
+func (l *ShardLog) LastArrivalMillis() int64 { return l.view.Load().lastArrival }
+
+// Key returns the shard key the log was opened with.
+func (l *ShardLog) Key() string { return l.key }
+
+// Err returns nil while the log accepts appends; otherwise the sticky I/O
+// error that failed it, or the *CorruptionError found when it was opened.
+// A failed log stays failed until it is closed and opened again.
+func (l *ShardLog) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.err
+}
+
+// failLocked records the first fatal error; later Appends return it.
+func (l *ShardLog) failLocked(err error) {
+	if l.mu.err == nil {
+		l.mu.err = err
+		l.logger.Error("storage: shard log failed; refusing further writes", "shard", l.key, "err", err)
+	}
+	l.mu.cond.Broadcast()
+}
+
+// publishLocked makes everything written so far visible to readers; the
+// caller has just made it durable.
+func (l *ShardLog) publishLocked() {
+	l.mu.durableEnd = l.mu.nextOffset
+	l.view.Store(&logView{
+		segs:        l.mu.segs,
+		start:       l.mu.segs[0].base,
+		end:         l.mu.nextOffset,
+		activeSize:  l.mu.writePos,
+		entries:     l.mu.entries[:len(l.mu.entries):len(l.mu.entries)],
+		lastArrival: l.mu.lastArrival,
+	})
+	l.mu.cond.Broadcast()
+}
+
+// Close makes everything appended durable, writes the active segment's
+// index files, and closes the log's files. Appends waiting for a sync when
+// Close is called are completed (or failed) by it. Reads racing with Close
+// may fail; calls after it return ErrClosed. Close is idempotent.
+func (l *ShardLog) Close() error {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.closed = true
+	for l.mu.syncing {
+		l.mu.cond.Wait()
+	}
+	var err error
+	if l.mu.err == nil && l.mu.active != nil {
+		if l.mu.durableEnd < l.mu.nextOffset {
+			if serr := l.mu.active.Sync(); serr != nil {
+				l.failLocked(fmt.Errorf("sync segment %s: %w", l.activeSegment().path, serr))
+			} else {
+				l.publishLocked()
+			}
+		}
+		err = l.mu.err
+		if err == nil {
+			err = l.writeActiveIndexLocked()
+		}
+	}
+	l.mu.cond.Broadcast()
+	l.closed.Store(true)
+	for _, s := range l.mu.segs {
+		err = errors.Join(err, s.close())
+	}
+	l.mu.Unlock()
+	if l.onClose != nil {
+		l.onClose(l)
+	}
+	return err
+}
+
+func (l *ShardLog) activeSegment() *segment { return l.mu.segs[len(l.mu.segs)-1] }
+
+// writeActiveIndexLocked writes the active segment's index files so tools
+// can read them; open rebuilds them anyway, as the active segment is always
+// scanned.
+func (l *ShardLog) writeActiveIndexLocked() error {
+	s := l.activeSegment()
+	idx, tix, err := writeIndexFiles(l.fs, l.dir, l.activeIndexHeaderLocked(), l.mu.entries)
+	if err != nil {
+		return fmt.Errorf("write index of %s: %w", s.path, err)
+	}
+	return errors.Join(idx.Close(), tix.Close())
+}
+
+func (l *ShardLog) activeIndexHeaderLocked() indexHeader {
+	return indexHeader{
+		base:        l.activeSegment().base,
+		end:         l.mu.nextOffset,
+		segmentSize: l.mu.writePos,
+		lastArrival: l.mu.lastArrival,
+	}
+}

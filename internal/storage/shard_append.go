@@ -1,0 +1,205 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+)
+
+// maxPooledBatchBytes: batch buffers up to this size are reused; larger
+// ones (rare: big PutRecords calls) are left to the garbage collector so
+// the pool never pins many megabytes.
+const maxPooledBatchBytes = 1 << 20
+
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// Append writes entries as one batch and returns once the batch is durable
+// (fdatasync'd). The records get offsets [FirstOffset, FirstOffset+len) and
+// the arrival time max(nowMillis, the previous batch's).
+//
+// Concurrent Appends share fsyncs (group commit): while one sync runs,
+// later writers write their batches and wait; the next sync covers them all.
+//
+// Errors: ErrBatchTooLarge (nothing written; the log stays usable),
+// ErrClosed, or the log's sticky error: after any write or sync error, or if
+// the log opened with corruption, this and every later Append fail with it
+// and no record is acknowledged that is not durable. len(entries) must be
+// at least 1.
+func (l *ShardLog) Append(entries []Entry, nowMillis int64) (AppendResult, error) {
+	if len(entries) == 0 {
+		panic("storage: Append of 0 entries")
+	}
+	size := encodedBatchBytes(entries)
+	if size > maxBatchBytes {
+		return AppendResult{}, fmt.Errorf("append %d records of %d bytes to %s: %w",
+			len(entries), size, l.key, ErrBatchTooLarge)
+	}
+	bp := batchPool.Get().(*[]byte)
+	if int64(cap(*bp)) < size {
+		*bp = make([]byte, size)
+	}
+	buf := (*bp)[:size]
+	// Encoding outside the lock keeps the critical section to the header,
+	// the CRC and one pwrite.
+	encodeRecords(buf, entries)
+
+	l.mu.Lock()
+	res, end, err := l.writeLocked(buf, len(entries), nowMillis)
+	if err == nil {
+		err = l.waitDurableLocked(end)
+	}
+	l.mu.Unlock()
+	if cap(*bp) <= maxPooledBatchBytes {
+		batchPool.Put(bp)
+	}
+	if err != nil {
+		return AppendResult{}, err
+	}
+	return res, nil
+}
+
+// writeLocked assigns the batch its offsets and arrival time and writes it
+// to the active segment (rolling first if it would overflow) with one
+// pwrite. It returns the offset the batch's durability waits for.
+func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64) (AppendResult, uint64, error) {
+	if l.mu.err != nil {
+		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, l.mu.err)
+	}
+	if l.mu.closed {
+		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, ErrClosed)
+	}
+	size := int64(len(buf))
+	if l.mu.writePos > segmentHeaderBytes && l.mu.writePos+size > l.opts.SegmentBytes {
+		if err := l.rollLocked(); err != nil {
+			l.failLocked(err)
+			return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
+		}
+	}
+	res := AppendResult{FirstOffset: l.mu.nextOffset, ArrivalMillis: max(nowMillis, l.mu.lastArrival)}
+	sealBatch(buf, res.FirstOffset, count, res.ArrivalMillis)
+	pos := l.mu.writePos
+	if _, err := l.mu.active.WriteAt(buf, pos); err != nil {
+		// The file may now hold part of the batch; the log is failed, so it
+		// is never read, and recovery cuts it off as a torn tail.
+		err = fmt.Errorf("write segment %s at %d: %w", l.activeSegment().path, pos, err)
+		l.failLocked(err)
+		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
+	}
+	if len(l.mu.entries) == 0 || l.mu.sinceIndex >= int64(l.opts.IndexIntervalBytes) {
+		// Appending may write past the end of a slice a reader's view holds,
+		// never inside it, so views need no copy.
+		l.mu.entries = append(l.mu.entries, indexEntry{arrival: res.ArrivalMillis,
+			rel: uint32(res.FirstOffset - l.activeSegment().base), pos: uint32(pos)})
+		l.mu.sinceIndex = 0
+	}
+	l.mu.sinceIndex += size
+	l.mu.writePos += size
+	l.mu.nextOffset += uint64(count)
+	l.mu.lastArrival = res.ArrivalMillis
+	return res, l.mu.nextOffset, nil
+}
+
+// waitDurableLocked returns once offsets below end are durable, or the log
+// has failed. If no sync is running, the caller runs one for everyone
+// (group commit leader); otherwise it waits for the running one, and the
+// first waiter to wake after it leads the next.
+func (l *ShardLog) waitDurableLocked(end uint64) error {
+	for {
+		if l.mu.durableEnd >= end {
+			return nil
+		}
+		if l.mu.err != nil {
+			return fmt.Errorf("append to %s: %w", l.key, l.mu.err)
+		}
+		if !l.mu.syncing {
+			l.syncLocked()
+			continue
+		}
+		l.mu.cond.Wait()
+	}
+}
+
+// syncLocked fdatasyncs the active segment without holding the lock, so
+// writers can add batches meanwhile; on success it publishes everything
+// that was written before the sync started.
+func (l *ShardLog) syncLocked() {
+	l.mu.syncing = true
+	f, seg := l.mu.active, l.activeSegment()
+	target, pos, arrival, entries := l.mu.nextOffset, l.mu.writePos, l.mu.lastArrival, l.mu.entries
+	l.mu.Unlock()
+	err := f.Sync()
+	l.mu.Lock()
+	l.mu.syncing = false
+	defer l.mu.cond.Broadcast()
+	if err != nil {
+		l.failLocked(fmt.Errorf("sync segment %s: %w", seg.path, err))
+		return
+	}
+	if target <= l.mu.durableEnd || l.activeSegment() != seg {
+		// A roll synced and published this segment meanwhile.
+		return
+	}
+	l.publishAtLocked(target, pos, arrival, entries)
+}
+
+// publishAtLocked publishes a durable state captured before a sync, which
+// may be behind what has been written since.
+func (l *ShardLog) publishAtLocked(end uint64, pos, arrival int64, entries []indexEntry) {
+	l.mu.durableEnd = end
+	l.view.Store(&logView{
+		segs:        l.mu.segs,
+		start:       l.mu.segs[0].base,
+		end:         end,
+		activeSize:  pos,
+		entries:     entries[:len(entries):len(entries)],
+		lastArrival: arrival,
+	})
+	l.mu.cond.Broadcast()
+}
+
+// rollLocked seals the active segment and starts a new one at the next
+// offset: sync the old segment (so everything in it is durable and
+// visible), write its index files, create the new file with its header,
+// and fsync the directory so the new file survives a crash before any
+// record in it is acknowledged. It runs once per SegmentBytes, under the
+// lock: writers wait for it.
+func (l *ShardLog) rollLocked() error {
+	old := l.activeSegment()
+	if err := l.mu.active.Sync(); err != nil {
+		return fmt.Errorf("sync segment %s: %w", old.path, err)
+	}
+	l.publishLocked()
+	h := l.activeIndexHeaderLocked()
+	idx, tix, err := writeIndexFiles(l.fs, l.dir, h, l.mu.entries)
+	if err != nil {
+		return fmt.Errorf("seal %s: %w", old.path, err)
+	}
+	sealed := &segment{base: old.base, path: old.path, f: old.f, sealed: &sealedInfo{
+		end: h.end, size: h.segmentSize, firstArrival: l.mu.entries[0].arrival,
+		lastArrival: h.lastArrival, idx: idx, tix: tix, count: len(l.mu.entries)}}
+	base := l.mu.nextOffset
+	path := filepath.Join(l.dir, segmentName(base, segmentSuffix))
+	f, err := l.fs.Create(path)
+	if err == nil {
+		_, err = f.WriteAt(encodeSegmentHeader(base), 0)
+	}
+	if err == nil {
+		err = l.fs.SyncDir(l.dir)
+	}
+	if err != nil {
+		idx.Close()
+		tix.Close()
+		if f != nil {
+			f.Close()
+		}
+		return fmt.Errorf("create segment %s: %w", path, err)
+	}
+	segs := make([]*segment, len(l.mu.segs), len(l.mu.segs)+1)
+	copy(segs, l.mu.segs)
+	segs[len(segs)-1] = sealed
+	l.mu.segs = append(segs, &segment{base: base, path: path, f: f})
+	l.mu.active = f
+	l.mu.writePos, l.mu.entries, l.mu.sinceIndex = segmentHeaderBytes, nil, 0
+	l.publishLocked()
+	return nil
+}

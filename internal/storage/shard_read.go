@@ -1,0 +1,260 @@
+package storage
+
+import (
+	"fmt"
+	"sort"
+)
+
+// readArenaBytes is the block size in which Read copies record data out of
+// its read buffer: one allocation per block rather than per record.
+const readArenaBytes = 32 << 10
+
+// Read returns records with offsets in [from, End()), in offset order: at
+// most maxRecords, and stopping before the sum of len(PartitionKey)+len(Data)
+// would exceed maxBytes, except that the first record is always returned.
+// Only durable (acknowledged) records are visible. from == End() returns
+// nil, nil; from < Start() returns ErrOffsetTrimmed and from > End()
+// ErrOffsetBeyondEnd. Damaged data returns a *CorruptionError, after any
+// good records before it (a Read that returns records returns no error).
+// The returned records belong to the caller. Safe to call concurrently with
+// anything; maxRecords < 1 or maxBytes < 0 is a programmer error (panic).
+func (l *ShardLog) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
+	if maxRecords < 1 || maxBytes < 0 {
+		panic(fmt.Sprintf("storage: Read(from=%d, maxRecords=%d, maxBytes=%d)", from, maxRecords, maxBytes))
+	}
+	if l.closed.Load() {
+		return nil, fmt.Errorf("read %s: %w", l.key, ErrClosed)
+	}
+	v := l.view.Load()
+	switch {
+	case from < v.start:
+		return nil, fmt.Errorf("read %s at %d (start %d): %w", l.key, from, v.start, ErrOffsetTrimmed)
+	case from > v.end:
+		return nil, fmt.Errorf("read %s at %d (end %d): %w", l.key, from, v.end, ErrOffsetBeyondEnd)
+	case from == v.end:
+		return nil, nil
+	}
+	r := &recordReader{next: from, maxRecords: maxRecords, maxBytes: maxBytes}
+	for i := v.segmentFor(from); i < len(v.segs) && !r.full; i++ {
+		if err := l.readSegment(v, i, r); err != nil {
+			if len(r.out) > 0 {
+				break
+			}
+			return nil, err
+		}
+	}
+	return r.out, nil
+}
+
+// segmentFor returns the index of the segment holding offset off.
+func (v *logView) segmentFor(off uint64) int {
+	return max(sort.Search(len(v.segs), func(i int) bool { return v.segs[i].base > off })-1, 0)
+}
+
+// recordReader collects records for one Read.
+type recordReader struct {
+	next       uint64 // offset of the next record wanted
+	maxRecords int
+	maxBytes   int
+	bytes      int
+	full       bool
+	out        []Record
+	arena      []byte
+}
+
+// add takes a record if it is wanted and fits, and reports whether to go on.
+func (r *recordReader) add(off uint64, end uint64, arrival int64, key, data []byte) bool {
+	if off < r.next {
+		return true
+	}
+	n := len(key) + len(data)
+	if off >= end || len(r.out) >= r.maxRecords || (len(r.out) > 0 && r.bytes+n > r.maxBytes) {
+		r.full = true
+		return false
+	}
+	r.out = append(r.out, Record{Offset: off, ArrivalMillis: arrival, PartitionKey: string(key), Data: r.copy(data)})
+	r.bytes += n
+	r.next = off + 1
+	return true
+}
+
+// copy moves data into the arena, which the caller then owns.
+func (r *recordReader) copy(d []byte) []byte {
+	if cap(r.arena)-len(r.arena) < len(d) {
+		r.arena = make([]byte, 0, max(len(d), min(readArenaBytes, r.maxBytes-r.bytes)))
+	}
+	start := len(r.arena)
+	r.arena = append(r.arena, d...)
+	return r.arena[start:len(r.arena):len(r.arena)]
+}
+
+// indexStart returns where to start scanning segment i of v for offset
+// off, by its sparse index: the byte position and first offset of a batch
+// at or before off.
+func (v *logView) indexStart(i int, off uint64) (int64, uint64, error) {
+	s := v.segs[i]
+	before := func(e indexEntry) bool { return s.base+uint64(e.rel) <= off }
+	var e indexEntry
+	var ok bool
+	var err error
+	if s.sealed != nil {
+		e, ok, err = searchIndex(s.sealed.count, s.sealed.offsetEntry, before)
+	} else {
+		e, ok, err = searchIndex(len(v.entries), func(i int) (indexEntry, error) { return v.entries[i], nil }, before)
+	}
+	if err != nil || !ok {
+		return segmentHeaderBytes, s.base, err
+	}
+	return int64(e.pos), s.base + uint64(e.rel), nil
+}
+
+// readSegment adds segment i's records from r.next on to r.
+func (l *ShardLog) readSegment(v *logView, i int, r *recordReader) error {
+	size, end := v.limits(i)
+	if r.next >= end {
+		return nil
+	}
+	pos, off, err := v.indexStart(i, r.next)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", l.key, err)
+	}
+	err = l.scanBatches(v.segs[i], pos, off, size, func(h *batchHeader, frame []byte) (bool, string) {
+		if h.end() <= r.next {
+			return true, ""
+		}
+		n := len(r.out)
+		reason := walkRecords(frame, h, func(j int, arrival int64, key, data []byte) bool {
+			return r.add(h.firstOffset+uint64(j), end, arrival, key, data)
+		})
+		if reason != "" {
+			r.out, r.full = r.out[:n], false // never serve part of a bad batch
+		}
+		return !r.full, reason
+	})
+	return err
+}
+
+// batchFunc sees each frame of a scan; it returns whether to go on, and a
+// reason if the frame's records are bad.
+type batchFunc func(h *batchHeader, frame []byte) (bool, string)
+
+// scanBatches calls fn for each batch of seg from byte pos (whose batch
+// starts at offset off) up to byte limit. A sparse-index entry that does not
+// point at the batch it names is not trusted: the scan restarts from the
+// segment's first batch.
+func (l *ShardLog) scanBatches(seg *segment, pos int64, off uint64, limit int64, fn batchFunc) error {
+	sc := newScanner(seg.f, pos, limit, readChunkBytes)
+	defer sc.release()
+	first, want := true, off
+	for {
+		framePos := sc.pos
+		h, frame, st, reason, err := sc.next()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", seg.path, err)
+		}
+		if st == scanEnd {
+			return nil
+		}
+		if st == scanOK && h.firstOffset != want {
+			reason = fmt.Sprintf("batch first offset %d, want %d", h.firstOffset, want)
+		}
+		if st == scanBad || reason != "" {
+			if first && pos != segmentHeaderBytes {
+				l.warnBadIndex(seg, pos, reason)
+				sc.release()
+				pos, want = segmentHeaderBytes, seg.base
+				sc = newScanner(seg.f, pos, limit, readChunkBytes)
+				continue
+			}
+			return &CorruptionError{File: seg.path, Offset: framePos, Reason: reason}
+		}
+		first = false
+		goOn, reason := fn(&h, frame)
+		if reason != "" {
+			return &CorruptionError{File: seg.path, Offset: framePos, Reason: reason}
+		}
+		if !goOn {
+			return nil
+		}
+		want = h.end()
+	}
+}
+
+func (l *ShardLog) warnBadIndex(seg *segment, pos int64, reason string) {
+	if l.warnedIndex.CompareAndSwap(false, true) {
+		l.logger.Warn("storage: index entry does not match its segment; scanning from the segment start",
+			"file", seg.path, "position", pos, "reason", reason)
+	}
+}
+
+// SeekTime returns the first offset whose arrival time is at least millis,
+// or End() if there is none, using the time indexes. Like Read it sees
+// only durable records.
+func (l *ShardLog) SeekTime(millis int64) (uint64, error) {
+	if l.closed.Load() {
+		return 0, fmt.Errorf("seek %s: %w", l.key, ErrClosed)
+	}
+	v := l.view.Load()
+	// Arrival times never decrease, so the answer is in the last segment
+	// that starts before millis, or is the start of the one after it.
+	i := sort.Search(len(v.segs), func(i int) bool {
+		first, ok := v.firstArrival(i)
+		return !ok || first >= millis
+	}) - 1
+	if i < 0 {
+		return v.start, nil
+	}
+	return l.seekInSegment(v, i, millis)
+}
+
+// firstArrival returns the arrival time of segment i's first durable
+// record, and false if it has none.
+func (v *logView) firstArrival(i int) (int64, bool) {
+	s := v.segs[i]
+	if s.sealed != nil {
+		return s.sealed.firstArrival, s.sealed.end > s.base
+	}
+	if len(v.entries) == 0 || v.end == s.base {
+		return 0, false
+	}
+	return v.entries[0].arrival, true
+}
+
+func (l *ShardLog) seekInSegment(v *logView, i int, millis int64) (uint64, error) {
+	s := v.segs[i]
+	size, end := v.limits(i)
+	before := func(e indexEntry) bool { return e.arrival < millis }
+	var e indexEntry
+	var ok bool
+	var err error
+	if s.sealed != nil {
+		e, ok, err = searchIndex(s.sealed.count, s.sealed.timeEntry, before)
+	} else {
+		e, ok, err = searchIndex(len(v.entries), func(i int) (indexEntry, error) { return v.entries[i], nil }, before)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("seek %s: %w", l.key, err)
+	}
+	pos, off := int64(segmentHeaderBytes), s.base
+	if ok {
+		pos, off = int64(e.pos), s.base+uint64(e.rel)
+	}
+	found := end
+	err = l.scanBatches(s, pos, off, size, func(h *batchHeader, frame []byte) (bool, string) {
+		if h.lastArrival < millis {
+			return true, ""
+		}
+		reason := walkRecords(frame, h, func(j int, arrival int64, _, _ []byte) bool {
+			if arrival >= millis {
+				found = h.firstOffset + uint64(j)
+				return false
+			}
+			return true
+		})
+		return false, reason
+	})
+	if err != nil {
+		return 0, err
+	}
+	return found, nil
+}

@@ -1,0 +1,205 @@
+package storage
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/sluicedata/sluice/internal/vfs"
+)
+
+func TestAppendRead(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		batches []int // records per batch
+		size    int   // data bytes per record
+	}{
+		{"one record", Options{}, []int{1}, 10},
+		{"small batches", Options{}, []int{1, 2, 3, 4, 5}, 100},
+		{"big batch", Options{}, []int{500}, 1000},
+		{"empty data", Options{}, []int{3, 3}, 0},
+		{"rolls every batch", Options{SegmentBytes: 100}, []int{1, 1, 2, 1, 5}, 50},
+		{"rolls and sparse index", Options{SegmentBytes: 4096, IndexIntervalBytes: 300}, []int{3, 7, 1, 20, 2, 9, 40, 1}, 60},
+		{"dense index", Options{IndexIntervalBytes: 1}, []int{1, 1, 1, 1, 1, 1}, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			s := openStore(t, fs, tt.opts)
+			l := createShard(t, s, "stream1/000000000000")
+			n := 0
+			for i, c := range tt.batches {
+				res := mustAppend(t, l, entries(n, c, tt.size), int64(1000+i))
+				if res.FirstOffset != uint64(n) || res.ArrivalMillis != int64(1000+i) {
+					t.Fatalf("batch %d: %+v, want first %d arrival %d", i, res, n, 1000+i)
+				}
+				n += c
+			}
+			if l.End() != uint64(n) || l.Start() != 0 || l.Err() != nil {
+				t.Fatalf("End %d Start %d Err %v; want %d 0 nil", l.End(), l.Start(), l.Err(), n)
+			}
+			checkRecords(t, readAll(t, l, 0), 0, tt.size)
+			for from := 0; from < n; from++ {
+				recs, err := l.Read(uint64(from), 1, 0)
+				if err != nil || len(recs) != 1 {
+					t.Fatalf("Read(%d, 1) = %d records, %v", from, len(recs), err)
+				}
+				checkRecords(t, recs, from, tt.size)
+			}
+			// Reopen: everything comes back, from the index files for
+			// sealed segments and a scan for the last one.
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l2, err := s.OpenShard("stream1/000000000000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l2.End() != uint64(n) || l2.LastArrivalMillis() != int64(1000+len(tt.batches)-1) {
+				t.Fatalf("after reopen End %d LastArrival %d", l2.End(), l2.LastArrivalMillis())
+			}
+			checkRecords(t, readAll(t, l2, 0), 0, tt.size)
+		})
+	}
+}
+
+func TestReadLimits(t *testing.T) {
+	s := openStore(t, vfs.NewMem(), Options{SegmentBytes: 1000})
+	l := createShard(t, s, "s/1")
+	for i := 0; i < 10; i++ {
+		mustAppend(t, l, entries(i*5, 5, 18), 1) // key "kN" + 18 bytes = 20 bytes/record
+	}
+	tests := []struct {
+		from       uint64
+		maxRecords int
+		maxBytes   int
+		want       int
+	}{
+		{0, 100, 1 << 20, 50},
+		{0, 3, 1 << 20, 3},
+		{3, 100, 100, 5}, // 20 bytes each
+		{3, 100, 99, 4},
+		{7, 100, 0, 1}, // always at least one
+		{7, 100, 5, 1},
+		{48, 100, 1 << 20, 2},
+		{22, 13, 1 << 20, 13},
+	}
+	for _, tt := range tests {
+		recs, err := l.Read(tt.from, tt.maxRecords, tt.maxBytes)
+		if err != nil {
+			t.Fatalf("Read(%d, %d, %d): %v", tt.from, tt.maxRecords, tt.maxBytes, err)
+		}
+		if len(recs) != tt.want {
+			t.Errorf("Read(%d, %d, %d) = %d records, want %d", tt.from, tt.maxRecords, tt.maxBytes, len(recs), tt.want)
+		}
+		checkRecords(t, recs, int(tt.from), 18)
+	}
+	if recs, err := l.Read(50, 1, 1); recs != nil || err != nil {
+		t.Errorf("Read(End) = %v, %v; want nil, nil", recs, err)
+	}
+	if _, err := l.Read(51, 1, 1); !errors.Is(err, ErrOffsetBeyondEnd) {
+		t.Errorf("Read(End+1) error = %v, want ErrOffsetBeyondEnd", err)
+	}
+}
+
+func TestReadOwnership(t *testing.T) {
+	s := openStore(t, vfs.NewMem(), Options{})
+	l := createShard(t, s, "s")
+	mustAppend(t, l, entries(0, 3, 10), 1)
+	recs, _ := l.Read(0, 10, 1<<20)
+	for i := range recs {
+		for j := range recs[i].Data {
+			recs[i].Data[j] = 'X'
+		}
+		recs[i].Data = append(recs[i].Data, 'Y') // must not clobber the next record
+	}
+	checkRecords(t, readAll(t, l, 0), 0, 10)
+}
+
+func TestArrivalMonotonic(t *testing.T) {
+	s := openStore(t, vfs.NewMem(), Options{})
+	l := createShard(t, s, "s")
+	nows := []int64{100, 50, 200, 200, 10, 300}
+	want := []int64{100, 100, 200, 200, 200, 300}
+	for i, now := range nows {
+		res := mustAppend(t, l, entries(i, 1, 1), now)
+		if res.ArrivalMillis != want[i] {
+			t.Fatalf("append %d at %d: arrival %d, want %d", i, now, res.ArrivalMillis, want[i])
+		}
+	}
+	recs := readAll(t, l, 0)
+	for i, r := range recs {
+		if r.ArrivalMillis != want[i] {
+			t.Fatalf("record %d arrival %d, want %d", i, r.ArrivalMillis, want[i])
+		}
+	}
+	if l.LastArrivalMillis() != 300 {
+		t.Fatalf("LastArrivalMillis = %d", l.LastArrivalMillis())
+	}
+}
+
+func TestSeekTime(t *testing.T) {
+	for _, opts := range []Options{{}, {SegmentBytes: 300, IndexIntervalBytes: 100}} {
+		s := openStore(t, vfs.NewMem(), opts)
+		l := createShard(t, s, "s")
+		if off, err := l.SeekTime(0); off != 0 || err != nil {
+			t.Fatalf("SeekTime on empty log = %d, %v", off, err)
+		}
+		// Batch i (2 records) arrives at 1000 + 10*i; offsets 2i, 2i+1.
+		for i := 0; i < 30; i++ {
+			mustAppend(t, l, entries(2*i, 2, 20), int64(1000+10*i))
+		}
+		for _, reopen := range []bool{false, true} {
+			if reopen {
+				l.Close()
+				var err error
+				if l, err = s.OpenShard("s"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tests := []struct {
+				millis int64
+				want   uint64
+			}{
+				{0, 0}, {1000, 0}, {1001, 2}, {1010, 2}, {1011, 4}, {1155, 32},
+				{1290, 58}, {1291, 60}, {99999, 60},
+			}
+			for _, tt := range tests {
+				got, err := l.SeekTime(tt.millis)
+				if err != nil || got != tt.want {
+					t.Errorf("opts %+v reopen %v: SeekTime(%d) = %d, %v; want %d", opts, reopen, tt.millis, got, err, tt.want)
+				}
+			}
+		}
+	}
+}
+
+func TestAppendErrors(t *testing.T) {
+	s := openStore(t, vfs.NewMem(), Options{})
+	l := createShard(t, s, "s")
+	big := []Entry{{PartitionKey: "k", Data: make([]byte, maxBatchBytes)}}
+	if _, err := l.Append(big, 1); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("Append(too large) = %v", err)
+	}
+	if l.Err() != nil {
+		t.Fatalf("a too-large batch failed the log: %v", l.Err())
+	}
+	mustAppend(t, l, entries(0, 1, 1), 1)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Append(nil) did not panic")
+			}
+		}()
+		l.Append(nil, 1)
+	}()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(entries(1, 1, 1), 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after Close = %v", err)
+	}
+	if _, err := l.Read(0, 1, 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Read after Close = %v", err)
+	}
+}
