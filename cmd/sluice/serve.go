@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluicedata/sluice/internal/engine"
+	"github.com/sluicedata/sluice/internal/kinesis"
+	"github.com/sluicedata/sluice/internal/server"
+	"github.com/sluicedata/sluice/internal/storage"
+	"github.com/sluicedata/sluice/internal/vfs"
+)
+
+// serveConfig is every setting of `sluice serve`. Each field maps to a flag
+// --name and an environment variable SLUICE_NAME (upper case, dashes as
+// underscores); a flag on the command line wins over the environment.
+type serveConfig struct {
+	Listen      string        // address of the HTTP port
+	DataDir     string        // where streams are stored
+	Region      string        // the region in ARNs
+	AccountID   string        // the account id in ARNs and messages
+	StateDelay  time.Duration // how long CREATING/UPDATING/DELETING last; 0 means instant
+	ShardLimits string        // "aws" enforces per-shard throughput limits, "off" disables them
+	IteratorTTL time.Duration // shard iterator lifetime; AWS's is 5m
+	LogLevel    string        // debug, info, warn, error
+}
+
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountPattern = regexp.MustCompile(`^\d{12}$`)
+)
+
+// Validate checks the settings; zero values have already been replaced by
+// the flag defaults.
+func (c *serveConfig) Validate() error {
+	switch {
+	case c.ShardLimits != "aws" && c.ShardLimits != "off":
+		return fmt.Errorf("--shard-limits must be aws or off, not %q", c.ShardLimits)
+	case !regionPattern.MatchString(c.Region):
+		return fmt.Errorf("--region %q is not a region name like us-east-1", c.Region)
+	case !accountPattern.MatchString(c.AccountID):
+		return fmt.Errorf("--account-id must be 12 digits, not %q", c.AccountID)
+	case c.StateDelay < 0:
+		return errors.New("--state-delay must not be negative")
+	case c.IteratorTTL <= 0:
+		return errors.New("--iterator-ttl must be positive")
+	case c.DataDir == "":
+		return errors.New("--data-dir must not be empty")
+	}
+	return nil
+}
+
+func (c *serveConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:4567", "address of the HTTP port (HTTP/1.1 and h2c)")
+	fs.StringVar(&c.DataDir, "data-dir", "./sluice-data", "directory for stream data and the catalog")
+	fs.StringVar(&c.Region, "region", "us-east-1", "region used in ARNs")
+	fs.StringVar(&c.AccountID, "account-id", "000000000000", "12-digit account id used in ARNs and messages")
+	fs.DurationVar(&c.StateDelay, "state-delay", 0, "how long streams stay CREATING, UPDATING and DELETING")
+	fs.StringVar(&c.ShardLimits, "shard-limits", "aws", "per-shard throughput limits: aws or off")
+	fs.DurationVar(&c.IteratorTTL, "iterator-ttl", 5*time.Minute, "how long shard iterators stay valid (AWS: 5m; shorter for tests)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// applyEnv sets every flag not given on the command line from SLUICE_<NAME>.
+func applyEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "SLUICE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func serve(args []string, stderr io.Writer) int {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("sluice serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := applyEnv(fs); err == nil {
+		err = cfg.Validate()
+		if err != nil {
+			fmt.Fprintln(stderr, "sluice:", err)
+			return 2
+		}
+	} else {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 2
+	}
+	if err := runServer(cfg, stderr); err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// runServer opens the data directory, serves until SIGINT or SIGTERM, and
+// shuts down cleanly: in-flight requests finish, then logs are synced and
+// closed.
+func runServer(cfg serveConfig, stderr io.Writer) error {
+	log := newLogger(cfg.LogLevel, stderr)
+	store, err := storage.Open(vfs.Default(), cfg.DataDir, storage.Options{Logger: log})
+	if err != nil {
+		return describeOpenError(cfg.DataDir, err)
+	}
+	eng, err := engine.Open(engine.Config{
+		Region: cfg.Region, AccountID: cfg.AccountID, StateDelay: cfg.StateDelay,
+		IteratorTTL: cfg.IteratorTTL, Logger: log,
+	}, store)
+	if err != nil {
+		store.Close()
+		return fmt.Errorf("load streams from %s: %w", cfg.DataDir, err)
+	}
+	srv := server.New(server.Config{Listen: cfg.Listen, Logger: log}, kinesis.New(eng, log))
+	if err := srv.Listen(); err != nil {
+		eng.Close()
+		store.Close()
+		return err
+	}
+	log.Info("sluice serving", "version", version, "addr", "http://"+srv.Addr().String(), "data-dir", cfg.DataDir)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	return errors.Join(err, eng.Close(), store.Close())
+}
+
+// describeOpenError turns a storage open failure into one line an operator
+// can act on.
+func describeOpenError(dir string, err error) error {
+	switch {
+	case errors.Is(err, storage.ErrLocked):
+		return fmt.Errorf("data directory %s is in use by another sluice process", dir)
+	case errors.Is(err, storage.ErrIncompatibleVersion):
+		return fmt.Errorf("data directory %s was written by an incompatible version: %w", dir, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
+	}
+	return fmt.Errorf("open data directory %s: %w", dir, err)
+}

@@ -1,0 +1,261 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sluicedata/sluice/internal/storage"
+)
+
+// Shard iterator types.
+const (
+	IteratorAtSequence    = "AT_SEQUENCE_NUMBER"
+	IteratorAfterSequence = "AFTER_SEQUENCE_NUMBER"
+	IteratorTrimHorizon   = "TRIM_HORIZON"
+	IteratorLatest        = "LATEST"
+	IteratorAtTimestamp   = "AT_TIMESTAMP"
+)
+
+// Read limits of one GetRecords call.
+const (
+	MaxGetRecordsCount = 10000
+	maxGetRecordsBytes = 10 << 20
+)
+
+// IteratorParams are GetShardIterator's inputs after model validation.
+type IteratorParams struct {
+	Stream           string
+	ShardID          string
+	Type             string
+	StartingSequence string // "" when absent
+	TimestampMillis  *int64 // nil when absent
+}
+
+// GetShardIterator returns a shard iterator positioned as asked.
+func (e *Engine) GetShardIterator(p IteratorParams) (string, error) {
+	idx, ok := parseShardID(p.ShardID)
+	if !ok {
+		return "", errorf(CodeResourceNotFound, "Could not find shard %s in stream %s under account %s.", p.ShardID, p.Stream, e.cfg.AccountID)
+	}
+	id := ShardID(idx)
+	st := e.lookup(p.Stream)
+	if st == nil {
+		return "", e.shardNotFound(p.Stream, id)
+	}
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	sh := st.shardByIndex(idx)
+	if sh == nil || st.gone {
+		return "", e.shardNotFound(p.Stream, id)
+	}
+	offset, err := e.iteratorOffset(p, sh)
+	if err != nil {
+		return "", err
+	}
+	return e.tokens.sealIterator(iteratorState{
+		CreatedMillis: e.nowMillis(), StreamCreatedMillis: st.meta.CreatedMillis,
+		ShardIndex: idx, Offset: offset, StreamName: p.Stream,
+	}), nil
+}
+
+// end returns one past the last offset a reader can reach in sh.
+func (sh *shard) end() uint64 {
+	if sh.meta.ClosedMillis != 0 {
+		return sh.meta.EndOffset
+	}
+	return sh.log.End()
+}
+
+func (e *Engine) iteratorOffset(p IteratorParams, sh *shard) (uint64, error) {
+	hasSeq := p.StartingSequence != ""
+	switch p.Type {
+	case IteratorTrimHorizon, IteratorLatest:
+		if hasSeq {
+			return 0, errorf(CodeInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and also a StartingSequenceNumber.", p.Type)
+		}
+		if p.Type == IteratorTrimHorizon {
+			return sh.log.Start(), nil
+		}
+		return sh.end(), nil
+	case IteratorAtSequence, IteratorAfterSequence:
+		if !hasSeq {
+			return 0, errorf(CodeInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and no StartingSequenceNumber.", p.Type)
+		}
+		return e.sequenceOffset(p, sh)
+	case IteratorAtTimestamp:
+		return e.timestampOffset(p, sh)
+	}
+	return 0, errorf(CodeInvalidArgument, "Invalid ShardIteratorType %s.", p.Type)
+}
+
+func (e *Engine) sequenceOffset(p IteratorParams, sh *shard) (uint64, error) {
+	invalid := func(suffix string) error {
+		return errorf(CodeInvalidArgument, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid%s.",
+			p.StartingSequence, sh.id, p.Stream, e.cfg.AccountID, suffix)
+	}
+	sn, ok := ParseSeqNum(p.StartingSequence)
+	if !ok {
+		return 0, invalid("")
+	}
+	if sn.ShardIndex != sh.meta.Index {
+		return 0, errorf(CodeInvalidArgument, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s",
+			ShardID(sn.ShardIndex), sh.id)
+	}
+	if sn.ShardCreatedSec != sh.meta.CreatedMillis/1000 {
+		return 0, invalid(" because it did not come from this stream")
+	}
+	end := sh.end()
+	var offset uint64 // the position of the first record to return
+	switch {
+	case sn.Counter == counterShardEnd:
+		offset = end
+	case sn.Counter == 0: // the shard's StartingSequenceNumber: before every record
+		offset = 0
+	case p.Type == IteratorAtSequence:
+		offset = sn.Counter - 1
+	default:
+		offset = sn.Counter
+	}
+	if offset > end {
+		return 0, invalid("")
+	}
+	return max(offset, sh.log.Start()), nil
+}
+
+func (e *Engine) timestampOffset(p IteratorParams, sh *shard) (uint64, error) {
+	if p.StartingSequence != "" {
+		return 0, errorf(CodeInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and also a StartingSequenceNumber.", p.Type)
+	}
+	if p.TimestampMillis == nil {
+		return 0, errorf(CodeInvalidArgument, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+	}
+	now := e.nowMillis()
+	if *p.TimestampMillis > now {
+		return 0, errorf(CodeInvalidArgument, "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d", *p.TimestampMillis, now)
+	}
+	off, err := sh.log.SeekTime(*p.TimestampMillis)
+	if err != nil {
+		return 0, e.internalFailure(err)
+	}
+	return min(max(off, sh.log.Start()), sh.end()), nil
+}
+
+// Record is one record returned by GetRecords. Data belongs to the caller.
+type Record struct {
+	SequenceNumber string
+	ArrivalMillis  int64
+	PartitionKey   string
+	Data           []byte
+}
+
+// ChildShard is a shard that follows a closed one.
+type ChildShard struct {
+	ShardID      string
+	ParentShards []string
+	HashKeyRange HashRange
+}
+
+// GetRecordsResult is GetRecords' answer. NextShardIterator is "" at the end
+// of a closed shard, and then ChildShards is set.
+type GetRecordsResult struct {
+	Records            []Record
+	NextShardIterator  string
+	MillisBehindLatest int64
+	ChildShards        []ChildShard
+}
+
+// GetRecords reads from the position an iterator holds.
+func (e *Engine) GetRecords(iterator string, limit int) (GetRecordsResult, error) {
+	it, err := e.tokens.openIterator(iterator)
+	if err != nil {
+		return GetRecordsResult{}, errorf(CodeInvalidArgument, "Invalid ShardIterator.")
+	}
+	now := e.now()
+	if age := now.UnixMilli() - it.CreatedMillis; age > e.cfg.IteratorTTL.Milliseconds() {
+		return GetRecordsResult{}, errorf(CodeExpiredIterator,
+			"Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
+			amzTime(it.CreatedMillis), amzTime(now.UnixMilli()), e.cfg.IteratorTTL.Milliseconds())
+	}
+	id := ShardID(it.ShardIndex)
+	st := e.lookup(it.StreamName)
+	if st == nil {
+		return GetRecordsResult{}, e.shardNotFound(it.StreamName, id)
+	}
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	sh := st.shardByIndex(it.ShardIndex)
+	if sh == nil || st.gone {
+		return GetRecordsResult{}, e.shardNotFound(it.StreamName, id)
+	}
+	if st.meta.CreatedMillis != it.StreamCreatedMillis {
+		// The stream was deleted and created again under the same name.
+		// AWS keeps serving such an iterator from its position in the new
+		// stream's shard; it cannot be past that shard's end.
+		it.Offset = min(it.Offset, sh.end())
+		it.StreamCreatedMillis = st.meta.CreatedMillis
+	}
+	if limit <= 0 || limit > MaxGetRecordsCount {
+		limit = MaxGetRecordsCount
+	}
+	return e.readShard(st, sh, it, limit, now.UnixMilli())
+}
+
+func (e *Engine) readShard(st *stream, sh *shard, it iteratorState, limit int, now int64) (GetRecordsResult, error) {
+	end := sh.end()
+	from := max(it.Offset, sh.log.Start())
+	var res GetRecordsResult
+	if from < end {
+		recs, err := sh.log.Read(from, min(limit, int(end-from)), maxGetRecordsBytes)
+		if errors.Is(err, storage.ErrOffsetTrimmed) {
+			from = sh.log.Start()
+			recs, err = sh.log.Read(from, limit, maxGetRecordsBytes)
+		}
+		if err != nil {
+			return res, e.internalFailure(err)
+		}
+		res.Records = make([]Record, len(recs))
+		for i, r := range recs {
+			res.Records[i] = Record{
+				SequenceNumber: sh.seq(r.Offset+1, r.ArrivalMillis).String(),
+				ArrivalMillis:  r.ArrivalMillis, PartitionKey: r.PartitionKey, Data: r.Data,
+			}
+		}
+		from += uint64(len(recs))
+		if from < end && len(recs) > 0 {
+			res.MillisBehindLatest = max(0, sh.log.LastArrivalMillis()-recs[len(recs)-1].ArrivalMillis)
+		}
+	}
+	if sh.meta.ClosedMillis != 0 && from >= end {
+		res.ChildShards = st.childShardsLocked(sh.meta.Index)
+		return res, nil
+	}
+	it.Offset, it.CreatedMillis = from, now
+	res.NextShardIterator = e.tokens.sealIterator(it)
+	return res, nil
+}
+
+// childShardsLocked lists the shards that have parent as a parent.
+func (st *stream) childShardsLocked(parent uint32) []ChildShard {
+	var out []ChildShard
+	for _, sh := range st.shards {
+		p, a := sh.meta.Parent, sh.meta.AdjacentParent
+		if (p == nil || *p != parent) && (a == nil || *a != parent) {
+			continue
+		}
+		c := ChildShard{ShardID: sh.id, HashKeyRange: sh.rng}
+		if p != nil {
+			c.ParentShards = append(c.ParentShards, ShardID(*p))
+		}
+		if a != nil {
+			c.ParentShards = append(c.ParentShards, ShardID(*a))
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// amzTime formats a time as AWS's iterator messages do:
+// "Thu Jan 22 01:22:02 UTC 2015".
+func amzTime(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("Mon Jan 02 15:04:05 UTC 2006")
+}

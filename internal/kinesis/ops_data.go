@@ -1,0 +1,241 @@
+package kinesis
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicedata/sluice/internal/awsproto"
+	"github.com/sluicedata/sluice/internal/engine"
+)
+
+// Record and request size limits (AWS defaults).
+const (
+	defaultMaxRecordBytes  = 1 << 20  // partition key plus data, before base64
+	modelMaxDataBytes      = 10 << 20 // the model's Data blob maximum
+	maxPutRecordsCount     = 500
+	maxPutRecordsBytes     = 5 << 20  // sum over a PutRecords call, default streams
+	maxPutRecordsBytesHigh = 10 << 20 // for streams with MaxRecordSizeInKiB above 1024
+)
+
+// maxRecordBytes returns the record size limit of the stream ref names,
+// or the default when it names no stream (the call then fails later with
+// the right error, after validation as on AWS).
+func (s *Service) maxRecordBytes(r *Request, ref *streamRef) int {
+	name := deref(ref.StreamName)
+	if name == "" && ref.StreamARN != nil {
+		name, _ = s.parseStreamARN(r, *ref.StreamARN)
+	}
+	if name == "" {
+		return defaultMaxRecordBytes
+	}
+	n, err := s.eng.MaxRecordBytes(name)
+	if err != nil {
+		return defaultMaxRecordBytes
+	}
+	return n
+}
+
+func dryRunError() error {
+	return awsproto.Errorf("DryRunOperationException", "Request would have succeeded, but DryRun flag is set.")
+}
+
+func (s *Service) putRecord(r *Request) (any, error) {
+	var in putRecordInput
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	maxBytes := s.maxRecordBytes(r, &in.streamRef)
+	var v validator
+	v.str("sequenceNumberForOrdering", in.SequenceNumberForOrdering, ruleSeqNum)
+	v.str("partitionKey", in.PartitionKey, rulePartitionKey)
+	v.str("explicitHashKey", in.ExplicitHashKey, ruleHashKey)
+	v.blob("data", in.Data, true, min(maxBytes, modelMaxDataBytes))
+	v.streamRef(&in.streamRef)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	name, err := s.resolveStream(r, &in.streamRef)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRecordSize(len(in.Data), *in.PartitionKey, maxBytes); err != nil {
+		return nil, err
+	}
+	entry := engine.PutEntry{PartitionKey: *in.PartitionKey, Data: in.Data, ExplicitHashKey: deref(in.ExplicitHashKey)}
+	if in.DryRun != nil && *in.DryRun {
+		if _, err := s.eng.DescribeStream(name); err != nil {
+			return nil, err
+		}
+		return nil, dryRunError()
+	}
+	res, err := s.eng.PutRecord(name, entry, deref(in.SequenceNumberForOrdering))
+	if err != nil {
+		return nil, err
+	}
+	return putRecordOutput{ShardId: res.ShardID, SequenceNumber: res.SequenceNumber, EncryptionType: "NONE"}, nil
+}
+
+// checkRecordSize applies the limit on partition key plus data, which the
+// model's per-member limits cannot express.
+func checkRecordSize(dataBytes int, partitionKey string, maxBytes int) error {
+	if n := dataBytes + len(partitionKey); n > maxBytes {
+		return awsproto.Errorf("InvalidArgumentException",
+			"Record size (partition key plus data) of %d bytes exceeds the limit of %d bytes.", n, maxBytes)
+	}
+	return nil
+}
+
+func (s *Service) putRecords(r *Request) (any, error) {
+	var in putRecordsInput
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	maxBytes := s.maxRecordBytes(r, &in.streamRef)
+	var v validator
+	v.putRecordsEntries(in.Records, maxBytes)
+	v.streamRef(&in.streamRef)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	name, err := s.resolveStream(r, &in.streamRef)
+	if err != nil {
+		return nil, err
+	}
+	total, limit := 0, maxPutRecordsBytes
+	if maxBytes > defaultMaxRecordBytes {
+		limit = maxPutRecordsBytesHigh
+	}
+	entries := make([]engine.PutEntry, len(in.Records))
+	for i, rec := range in.Records {
+		if err := checkRecordSize(len(rec.Data), *rec.PartitionKey, maxBytes); err != nil {
+			return nil, err
+		}
+		total += len(rec.Data) + len(*rec.PartitionKey)
+		entries[i] = engine.PutEntry{PartitionKey: *rec.PartitionKey, Data: rec.Data, ExplicitHashKey: deref(rec.ExplicitHashKey)}
+	}
+	if total > limit {
+		return nil, awsproto.Errorf("InvalidArgumentException", "Records size exceeds %d MB limit", limit>>20)
+	}
+	if in.DryRun != nil && *in.DryRun {
+		if _, err := s.eng.DescribeStream(name); err != nil {
+			return nil, err
+		}
+		return nil, dryRunError()
+	}
+	results, err := s.eng.PutRecords(name, entries)
+	if err != nil {
+		return nil, err
+	}
+	out := putRecordsOutput{Records: make([]putRecordsResultEntry, len(results)), EncryptionType: "NONE"}
+	for i, res := range results {
+		out.Records[i] = putRecordsResultEntry{SequenceNumber: res.SequenceNumber, ShardId: res.ShardID, ErrorCode: res.ErrorCode, ErrorMessage: res.ErrorMessage}
+		if res.ErrorCode != "" {
+			out.FailedRecordCount++
+		}
+	}
+	return out, nil
+}
+
+// putRecordsEntries validates the Records member and each entry, in AWS's
+// order: the list, then each member's partitionKey, explicitHashKey, data.
+func (v *validator) putRecordsEntries(recs []putRecordsEntry, maxBytes int) {
+	switch {
+	case recs == nil:
+		v.add(awsproto.ProblemRequired("records"))
+	case len(recs) < 1:
+		v.add(awsproto.ProblemMinLen(awsproto.RawValue("[]"), "records", 1))
+	case len(recs) > maxPutRecordsCount:
+		v.add(awsproto.ProblemMaxLen(awsproto.RawValue(javaEntries(len(recs))), "records", maxPutRecordsCount))
+	}
+	for i := range recs {
+		if v.full() {
+			return
+		}
+		v.str(awsproto.ListMemberPath("records", i, "partitionKey"), recs[i].PartitionKey, rulePartitionKey)
+		v.str(awsproto.ListMemberPath("records", i, "explicitHashKey"), recs[i].ExplicitHashKey, ruleHashKey)
+		v.blob(awsproto.ListMemberPath("records", i, "data"), recs[i].Data, true, min(maxBytes, modelMaxDataBytes))
+	}
+}
+
+// javaEntries prints a list of n request entries as Java's List.toString
+// does in AWS's messages; the hash codes there are arbitrary.
+func javaEntries(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@%08x", uint32(i+1)*2654435761)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func (s *Service) getShardIterator(r *Request) (any, error) {
+	var in getShardIteratorInput
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	var v validator
+	v.str("shardId", in.ShardId, strRule{required: true, min: 1, max: 128, pattern: streamNamePattern, patText: "[a-zA-Z0-9_.-]+"})
+	v.str("shardIteratorType", in.ShardIteratorType, strRule{required: true, enum: enumIteratorType})
+	v.str("startingSequenceNumber", in.StartingSequenceNumber, ruleSeqNum)
+	v.streamRef(&in.streamRef)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	name, err := s.resolveStream(r, &in.streamRef)
+	if err != nil {
+		return nil, err
+	}
+	p := engine.IteratorParams{
+		Stream: name, ShardID: *in.ShardId, Type: *in.ShardIteratorType, StartingSequence: deref(in.StartingSequenceNumber),
+	}
+	if in.Timestamp != nil {
+		p.TimestampMillis = &in.Timestamp.Millis
+	}
+	it, err := s.eng.GetShardIterator(p)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun != nil && *in.DryRun {
+		return nil, dryRunError()
+	}
+	return getShardIteratorOutput{ShardIterator: it}, nil
+}
+
+func (s *Service) getRecords(r *Request) (any, error) {
+	var in getRecordsInput
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	var v validator
+	v.int("limit", in.Limit, intRule{min: 1, max: 10000})
+	v.str("shardIterator", in.ShardIterator, ruleShardIterator)
+	v.str("streamARN", in.StreamARN, ruleStreamARN)
+	v.str("streamId", in.StreamId, ruleStreamID)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	limit := 0
+	if in.Limit != nil {
+		limit = int(*in.Limit)
+	}
+	if in.DryRun != nil && *in.DryRun {
+		return nil, dryRunError()
+	}
+	res, err := s.eng.GetRecords(*in.ShardIterator, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := getRecordsOutput{Records: make([]recordOut, len(res.Records)), NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest}
+	for i, rec := range res.Records {
+		out.Records[i] = recordOut{
+			SequenceNumber: rec.SequenceNumber, ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: rec.ArrivalMillis},
+			Data: rec.Data, PartitionKey: rec.PartitionKey,
+		}
+	}
+	for _, c := range res.ChildShards {
+		out.ChildShards = append(out.ChildShards, childShard{
+			ShardId: c.ShardID, ParentShards: c.ParentShards,
+			HashKeyRange: hashKeyRange{StartingHashKey: c.HashKeyRange.Start.String(), EndingHashKey: c.HashKeyRange.End.String()},
+		})
+	}
+	return out, nil
+}

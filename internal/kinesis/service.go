@@ -1,0 +1,162 @@
+// Package kinesis implements the Kinesis Data Streams operations: it decodes
+// each request, validates it against the model's constraints with AWS's
+// messages, makes one call into the engine and shapes the response.
+package kinesis
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/sluicedata/sluice/internal/awsproto"
+	"github.com/sluicedata/sluice/internal/engine"
+)
+
+// TargetPrefix is the X-Amz-Target prefix of Kinesis Data Streams.
+const TargetPrefix = "Kinesis_20131202"
+
+// Request is one decoded-enough API call: the operation name (after the
+// target prefix), the protocol the body is in, and the body. Region is the
+// region from the request's credential scope, or "" when it had none.
+type Request struct {
+	Operation string
+	Protocol  awsproto.Protocol
+	Body      []byte
+	Region    string
+}
+
+// Service answers Kinesis Data Streams operations.
+type Service struct {
+	eng *engine.Engine
+	log *slog.Logger
+}
+
+// New returns a Service over eng.
+func New(eng *engine.Engine, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{eng: eng, log: log}
+}
+
+type handler func(s *Service, r *Request) (any, error)
+
+// operations maps each implemented operation to its handler.
+var operations = map[string]handler{
+	"CreateStream":          (*Service).createStream,
+	"DeleteStream":          (*Service).deleteStream,
+	"DescribeStream":        (*Service).describeStream,
+	"DescribeStreamSummary": (*Service).describeStreamSummary,
+	"ListStreams":           (*Service).listStreams,
+	"ListShards":            (*Service).listShards,
+	"PutRecord":             (*Service).putRecord,
+	"PutRecords":            (*Service).putRecords,
+	"GetShardIterator":      (*Service).getShardIterator,
+	"GetRecords":            (*Service).getRecords,
+}
+
+// knownOperations are the model's operations that this server does not
+// implement yet; they answer with a clear error instead of
+// UnknownOperationException so clients can tell the difference.
+var knownOperations = []string{
+	"AddTagsToStream", "CreateChannel", "DecreaseStreamRetentionPeriod", "DeleteChannel", "DeleteResourcePolicy",
+	"DeregisterStreamConsumer", "DescribeAccountSettings", "DescribeChannel", "DescribeLimits", "DescribeStreamConsumer",
+	"DisableEnhancedMonitoring", "EnableEnhancedMonitoring", "GetResourcePolicy", "IncreaseStreamRetentionPeriod",
+	"ListChannels", "ListStreamConsumers", "ListTagsForResource", "ListTagsForStream", "MergeShards", "PutResourcePolicy",
+	"RegisterStreamConsumer", "RemoveTagsFromStream", "SplitShard", "StartStreamEncryption", "StopStreamEncryption",
+	"SubscribeToShard", "TagResource", "UntagResource", "UpdateAccountSettings", "UpdateChannel", "UpdateMaxRecordSize",
+	"UpdateShardCount", "UpdateStreamMode", "UpdateStreamRecordDistributionStrategy", "UpdateStreamWarmThroughput",
+}
+
+// Handle runs one operation. The error, when not nil, is an *awsproto.Error
+// ready to send.
+func (s *Service) Handle(r *Request) (any, error) {
+	h, ok := operations[r.Operation]
+	if !ok {
+		if contains(knownOperations, r.Operation) {
+			return nil, awsproto.Errorf("InvalidArgumentException", "Operation %s is not implemented by this server yet.", r.Operation)
+		}
+		return nil, awsproto.Errorf("UnknownOperationException", "")
+	}
+	out, err := h(s, r)
+	if err != nil {
+		return nil, s.wireError(err)
+	}
+	return out, nil
+}
+
+// wireError converts an error from a handler into an AWS error envelope.
+func (s *Service) wireError(err error) *awsproto.Error {
+	var we *awsproto.Error
+	if errors.As(err, &we) {
+		return we
+	}
+	var ee *engine.Error
+	if errors.As(err, &ee) {
+		return awsproto.Errorf(ee.Code, "%s", ee.Message)
+	}
+	s.log.Error("unexpected error", "err", err)
+	return awsproto.Errorf("InternalFailureException", "Internal service failure.")
+}
+
+// decode unmarshals the body into in.
+func decode(r *Request, in any) error { return awsproto.Unmarshal(r.Protocol, r.Body, in) }
+
+// resolveStream turns StreamName and/or StreamARN into a stream name,
+// checking that an ARN names this server's region and account and that the
+// two agree when both are given. Call it after model validation.
+func (s *Service) resolveStream(r *Request, ref *streamRef) (string, error) {
+	var fromARN string
+	if ref.StreamARN != nil {
+		name, err := s.parseStreamARN(r, *ref.StreamARN)
+		if err != nil {
+			return "", err
+		}
+		fromARN = name
+	}
+	switch {
+	case ref.StreamName != nil && ref.StreamARN != nil:
+		if *ref.StreamName != fromARN {
+			return "", awsproto.Errorf("InvalidArgumentException",
+				"StreamARN %s and StreamName %s do not refer to the same stream.", *ref.StreamARN, *ref.StreamName)
+		}
+		return fromARN, nil
+	case ref.StreamARN != nil:
+		return fromARN, nil
+	case ref.StreamName != nil:
+		return *ref.StreamName, nil
+	}
+	return "", awsproto.Errorf("InvalidArgumentException", "Either StreamName or StreamARN should be provided.")
+}
+
+// parseStreamARN returns the stream name in arn, which has passed the model
+// pattern. An ARN of another account or region names a stream this server
+// cannot have.
+func (s *Service) parseStreamARN(r *Request, arn string) (string, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || !strings.HasPrefix(parts[5], "stream/") {
+		return "", awsproto.Errorf("InvalidArgumentException", "Invalid StreamARN %s.", arn)
+	}
+	name := strings.TrimPrefix(parts[5], "stream/")
+	if !streamNamePattern.MatchString(name) || len(name) > 128 {
+		return "", awsproto.Errorf("InvalidArgumentException", "Invalid StreamARN %s.", arn)
+	}
+	if (parts[3] != s.eng.Region() && parts[3] != r.Region) || parts[4] != s.eng.AccountID() {
+		return "", awsproto.Errorf("ResourceNotFoundException", "Stream %s under account %s not found.", name, parts[4])
+	}
+	return name, nil
+}
+
+// region is the region a request is answered in: its credential scope's,
+// or the server's. Streams are shared between regions; only ARNs differ.
+func (s *Service) region(r *Request) string {
+	if r.Region != "" {
+		return r.Region
+	}
+	return s.eng.Region()
+}
+
+// streamARN returns the ARN of stream name as the request sees it.
+func (s *Service) streamARN(r *Request, name string) string {
+	return "arn:aws:kinesis:" + s.region(r) + ":" + s.eng.AccountID() + ":stream/" + name
+}

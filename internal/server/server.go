@@ -1,0 +1,208 @@
+// Package server runs Sluice's HTTP listener: it routes requests by
+// X-Amz-Target to the service that owns them, bounds request bodies, stamps
+// request ids, and serves /healthz. HTTP/1.1 and HTTP/2 without TLS (h2c
+// with prior knowledge, as the Java SDK's async client speaks it) share one
+// port.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sluicedata/sluice/internal/awsproto"
+	"github.com/sluicedata/sluice/internal/kinesis"
+)
+
+// DefaultMaxRequestBytes bounds a request body: a PutRecords of 10 MiB of
+// records in base64 JSON with keys and framing fits under it.
+const DefaultMaxRequestBytes = 16 << 20
+
+// Config holds the server's settings.
+type Config struct {
+	// Listen is the address to bind, host:port.
+	Listen string
+	// MaxRequestBytes bounds request bodies; zero means
+	// DefaultMaxRequestBytes. Larger bodies get HTTP 413.
+	MaxRequestBytes int64
+	Logger          *slog.Logger // nil means slog.Default()
+}
+
+// Server is the HTTP front end.
+type Server struct {
+	cfg     Config
+	kinesis *kinesis.Service
+	log     *slog.Logger
+	http    *http.Server
+	ln      net.Listener
+}
+
+// New returns a server that answers Kinesis requests with k.
+func New(cfg Config, k *kinesis.Service) *Server {
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, kinesis: k, log: cfg.Logger}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler:           s,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// Listen binds the configured address. It fails if the port is in use.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the bound address; valid after Listen.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve answers requests until Shutdown. It returns nil after a clean
+// shutdown.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests to
+// finish, or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+
+// ServeHTTP routes one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("x-amzn-RequestId", newRequestID())
+	if origin := r.Header.Get("Origin"); origin != "" {
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Expose-Headers", "x-amzn-RequestId,x-amzn-ErrorType,x-amz-id-2")
+	}
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/healthz":
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+		return
+	case r.Method == http.MethodOptions && r.Header.Get("Origin") != "":
+		h.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
+		h.Set("Access-Control-Max-Age", "172800")
+		return
+	case r.Method != http.MethodPost:
+		writeXMLError(w, http.StatusForbidden, "AccessDeniedException", "Unable to determine service/operation name to be authorized")
+		return
+	}
+	s.serveAPI(w, r)
+}
+
+// serveAPI handles a POST: protocol, target, body, then the service.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	proto, ok := awsproto.ParseContentType(r.Header.Get("Content-Type"))
+	target := r.Header.Get("X-Amz-Target")
+	service, op, _ := strings.Cut(target, ".")
+	if !ok {
+		// AWS answers a foreign content type before it looks at the body.
+		if op == "" {
+			writeXMLError(w, http.StatusForbidden, "AccessDeniedException", "Unable to determine service/operation name to be authorized")
+		} else {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "<UnknownOperationException/>\n")
+		}
+		return
+	}
+	if r.ContentLength > s.cfg.MaxRequestBytes {
+		writeTooLarge(w)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeTooLarge(w)
+			return
+		}
+		s.log.Debug("read request body", "err", err)
+		return
+	}
+	if service != kinesis.TargetPrefix {
+		awsproto.WriteError(w, proto, awsproto.Errorf("UnknownOperationException", ""))
+		return
+	}
+	req := &kinesis.Request{Operation: op, Protocol: proto, Body: body, Region: credentialRegion(r)}
+	out, err := s.kinesis.Handle(req)
+	if err != nil {
+		var ae *awsproto.Error
+		if !errors.As(err, &ae) {
+			ae = awsproto.Errorf("InternalFailure", "")
+		}
+		awsproto.WriteError(w, proto, ae)
+		return
+	}
+	if err := awsproto.WriteResponse(w, proto, out); err != nil {
+		s.log.Warn("write response", "op", op, "err", err)
+	}
+}
+
+func writeTooLarge(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+}
+
+func writeXMLError(w http.ResponseWriter, status int, typ, msg string) {
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<%s>\n  <Message>%s</Message>\n</%s>\n", typ, msg, typ)
+}
+
+// credentialRegion returns the region in the request's SigV4 credential
+// scope (header or presigned query), or "".
+func credentialRegion(r *http.Request) string {
+	cred := r.URL.Query().Get("X-Amz-Credential")
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		if i := strings.Index(auth, "Credential="); i >= 0 {
+			cred = auth[i+len("Credential="):]
+			if j := strings.IndexAny(cred, ", "); j >= 0 {
+				cred = cred[:j]
+			}
+		}
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) != 5 || parts[4] != "aws4_request" {
+		return ""
+	}
+	return parts[2]
+}
+
+// newRequestID returns a random UUID (version 4), as AWS request ids are.
+func newRequestID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
