@@ -171,7 +171,7 @@ func TestCrashDurability(t *testing.T) {
 // crashWriter puts records until ctx is cancelled, recording outcomes.
 func crashWriter(ctx context.Context, c *kinesis.Client, rng *rand.Rand, nextID, perRound *atomic.Int64,
 	killing *atomic.Bool, ledger *crashLedger) {
-	for ctx.Err() == nil && perRound.Load() < crashMaxRecordsPerRound {
+	for ctx.Err() == nil && !killing.Load() && perRound.Load() < crashMaxRecordsPerRound {
 		n := 1 + rng.IntN(100)
 		single := rng.IntN(5) == 0
 		if single {
