@@ -22,7 +22,7 @@ func TestMarshalJSON(t *testing.T) {
 		MillisBehindLatest *int64   `json:"MillisBehindLatest,omitempty"`
 	}
 	got, err := Marshal(JSON, getRecordsOutput{
-		Records: []record{{Data: []byte("<&>"), PartitionKey: "a<b", SequenceNumber: "1", ApproximateArrivalTimestamp: &Timestamp{1441215410867}}},
+		Records:            []record{{Data: []byte("<&>"), PartitionKey: "a<b", SequenceNumber: "1", ApproximateArrivalTimestamp: &Timestamp{1441215410867}}},
 		NextShardIterator:  ptr("AAAAAAAAAAE="),
 		MillisBehindLatest: ptr[int64](0),
 	})
