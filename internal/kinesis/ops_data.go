@@ -72,7 +72,7 @@ func (s *Service) putRecord(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return putRecordOutput{ShardId: res.ShardID, SequenceNumber: res.SequenceNumber, EncryptionType: "NONE"}, nil
+	return putRecordOutput{ShardId: res.ShardID, SequenceNumber: res.SequenceNumber}, nil
 }
 
 // checkRecordSize applies the limit on partition key plus data, which the
@@ -126,7 +126,7 @@ func (s *Service) putRecords(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := putRecordsOutput{Records: make([]putRecordsResultEntry, len(results)), EncryptionType: "NONE"}
+	out := putRecordsOutput{Records: make([]putRecordsResultEntry, len(results))}
 	for i, res := range results {
 		out.Records[i] = putRecordsResultEntry{SequenceNumber: res.SequenceNumber, ShardId: res.ShardID, ErrorCode: res.ErrorCode, ErrorMessage: res.ErrorMessage}
 		if res.ErrorCode != "" {
