@@ -317,7 +317,9 @@ func TestFailedIO(t *testing.T) {
 		{"sync fails once", func() vfs.Injector { return vfs.FailNth(vfs.OpSync, isSeg, 5) }},
 		{"sync keeps failing", func() vfs.Injector { return vfs.FailFrom(vfs.OpSync, isSeg, 5) }},
 		{"write fails", func() vfs.Injector { return vfs.FailNth(vfs.OpWrite, isSeg, 6) }},
-		{"roll fails", func() vfs.Injector { return vfs.FailNth(vfs.OpSyncDir, func(p string) bool { return p == shardPath }, 3) }},
+		{"roll fails", func() vfs.Injector {
+			return vfs.FailNth(vfs.OpSyncDir, func(p string) bool { return p == shardPath }, 3)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
