@@ -19,11 +19,15 @@
 // whose tests run against the real service):
 //
 //   - Member names match exactly (case-sensitive). Unknown members are
-//     ignored. A null member is absent.
+//     ignored. A null member is absent. An empty list or blob that is
+//     present decodes as a non-nil empty slice, so callers can tell it from
+//     an absent one (nil). A null element of a list is a zero element.
 //   - A body that is not well-formed JSON/CBOR, or whose top level is not an
 //     object/map, answers SerializationException with no message, as AWS
 //     does. A top-level array answers "Start of list found where not
-//     expected". An empty body decodes as {}.
+//     expected". An empty body decodes as {} (AWS itself answers an empty
+//     JSON body with a bare SerializationException, kinesalite
+//     test/connection.js; a server that wants that checks len(body) first).
 //   - A member of the wrong type answers SerializationException with the
 //     Coral text, e.g. "class java.lang.Boolean can not be converted to an
 //     String" or "Start of structure or map found where not expected.".

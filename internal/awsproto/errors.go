@@ -58,21 +58,26 @@ func serializationError(msg string) *Error {
 	return newError("SerializationException", msg)
 }
 
-// errorBody is the envelope as a map, so that both encoders write the same
-// members.
-func errorBody(e *Error) map[string]string {
-	body := map[string]string{"__type": e.Type}
-	if e.Message != "" {
-		key := "message"
-		if ex, ok := catalogue[e.Type]; ok {
-			key = ex.MessageKey
-		}
-		body[key] = e.Message
+// The envelope's members in AWS's order. The message member's name
+// depends on the exception (messageKey in errors.json), hence two shapes.
+type envelope struct {
+	Type    string `json:"__type"`
+	Message string `json:"message,omitempty"`
+	Code    string `json:"code,omitempty"`
+}
+
+type envelopeCapital struct {
+	Type    string `json:"__type"`
+	Message string `json:"Message,omitempty"`
+	Code    string `json:"code,omitempty"`
+}
+
+// errorBody is the envelope of e, for either encoder.
+func errorBody(e *Error) any {
+	if ex, ok := catalogue[e.Type]; ok && ex.MessageKey == "Message" {
+		return envelopeCapital{Type: e.Type, Message: e.Message, Code: e.Code}
 	}
-	if e.Code != "" {
-		body["code"] = e.Code
-	}
-	return body
+	return envelope{Type: e.Type, Message: e.Message, Code: e.Code}
 }
 
 // WriteError writes e as AWS does: the status (e.Status, or the
@@ -94,7 +99,7 @@ func WriteError(w http.ResponseWriter, p Protocol, e *Error) {
 	}
 	body, err := Marshal(p, errorBody(e))
 	if err != nil {
-		// A map of strings always encodes; failing here is a bug.
+		// Three strings always encode; failing here is a bug.
 		panic(fmt.Sprintf("awsproto: encode error envelope: %v", err))
 	}
 	h := w.Header()

@@ -261,9 +261,20 @@ func TestWriteErrorBytes(t *testing.T) {
 		t.Errorf("JSON body %s", got)
 	}
 	rec = httptest.NewRecorder()
+	WriteError(rec, JSON, serializationError("Expected null"))
+	if got := rec.Body.String(); got != `{"__type":"SerializationException","Message":"Expected null"}` {
+		t.Errorf("JSON body %s", got)
+	}
+	rec = httptest.NewRecorder()
+	WriteError(rec, CBOR, &Error{Type: "InvalidSourceException", Message: "m", Code: "c"})
+	want := newCB().mapN(3).text("__type").text("InvalidSourceException").text("message").text("m").text("code").text("c").done()
+	if got := rec.Body.Bytes(); string(got) != string(want) {
+		t.Errorf("CBOR body %x, want %x", got, want)
+	}
+	rec = httptest.NewRecorder()
 	WriteError(rec, CBOR, serializationError(""))
 	// {"__type": "SerializationException"} as a definite map.
-	want := append([]byte{0xa1, 0x66}, "__type\x76SerializationException"...)
+	want = append([]byte{0xa1, 0x66}, "__type\x76SerializationException"...)
 	if got := rec.Body.Bytes(); string(got) != string(want) {
 		t.Errorf("CBOR body %x, want %x", got, want)
 	}
