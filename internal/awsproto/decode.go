@@ -1,6 +1,7 @@
 package awsproto
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -373,12 +374,7 @@ func (s *slab) decodeBase64(text []byte, remaining int) ([]byte, string) {
 }
 
 func containsCRLF(b []byte) bool {
-	for _, c := range b {
-		if c == '\r' || c == '\n' {
-			return true
-		}
-	}
-	return false
+	return bytes.IndexByte(b, '\n') >= 0 || bytes.IndexByte(b, '\r') >= 0
 }
 
 // copyBytes copies a CBOR byte string into a slab buffer.

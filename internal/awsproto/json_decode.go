@@ -317,6 +317,13 @@ func (d *jsonDecoder) scanString() (raw []byte, escaped, nonASCII bool, err erro
 	start := d.pos + 1
 	i := start
 	for i < len(d.data) {
+		// Most bytes are plain ASCII: skip them in a tight loop.
+		for i < len(d.data) && plainStringByte[d.data[i]] {
+			i++
+		}
+		if i >= len(d.data) {
+			break
+		}
 		c := d.data[i]
 		switch {
 		case c == '"':
@@ -349,6 +356,15 @@ func (d *jsonDecoder) scanString() (raw []byte, escaped, nonASCII bool, err erro
 	}
 	return nil, false, false, errSyntax
 }
+
+// plainStringByte marks the bytes that need no attention inside a string:
+// printable ASCII other than '"' and '\\'.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex4(b []byte) bool {
 	for _, c := range b {
