@@ -55,8 +55,23 @@ type streamMeta struct {
 	MaxRecordSizeKiB  int               `json:"maxRecordSizeKiB"`
 	ShardLevelMetrics []string          `json:"shardLevelMetrics,omitempty"`
 	Tags              map[string]string `json:"tags,omitempty"`
-	NextShardIndex    uint32            `json:"nextShardIndex"`
-	Shards            []shardMeta       `json:"shards"`
+	// Policy is the resource policy document (PutResourcePolicy), "" for none.
+	Policy string `json:"policy,omitempty"`
+	// WarmThroughputMiBps is the requested warm throughput of an ON_DEMAND
+	// stream; nil when never set.
+	WarmThroughputMiBps *int `json:"warmThroughputMiBps,omitempty"`
+	// RecordDistribution is AUTO or USER_PARTITION_KEY ("" means the latter).
+	RecordDistribution string `json:"recordDistribution,omitempty"`
+	// EncryptionChanges holds the times (Unix ms) of recent
+	// Start/StopStreamEncryption calls, for AWS's 25-per-24-hours limit.
+	EncryptionChanges []int64 `json:"encryptionChanges,omitempty"`
+	// ModeChanges holds the times of recent UpdateStreamMode calls (2 per 24 h).
+	ModeChanges []int64 `json:"modeChanges,omitempty"`
+	// ShardCountUpdates holds the times of recent UpdateShardCount calls
+	// (10 per 24 h).
+	ShardCountUpdates []int64     `json:"shardCountUpdates,omitempty"`
+	NextShardIndex    uint32      `json:"nextShardIndex"`
+	Shards            []shardMeta `json:"shards"`
 }
 
 // shardMeta is one shard's part of the catalog record.

@@ -35,6 +35,15 @@ func (s *Service) maxRecordBytes(r *Request, ref *streamRef) int {
 	return n
 }
 
+func init() {
+	register(map[string]handler{
+		"PutRecord":        (*Service).putRecord,
+		"PutRecords":       (*Service).putRecords,
+		"GetShardIterator": (*Service).getShardIterator,
+		"GetRecords":       (*Service).getRecords,
+	})
+}
+
 func dryRunError() error {
 	return awsproto.Errorf("DryRunOperationException", "Request would have succeeded, but DryRun flag is set.")
 }

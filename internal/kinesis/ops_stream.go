@@ -7,6 +7,17 @@ import (
 	"github.com/sluicedata/sluice/internal/engine"
 )
 
+func init() {
+	register(map[string]handler{
+		"CreateStream":          (*Service).createStream,
+		"DeleteStream":          (*Service).deleteStream,
+		"DescribeStream":        (*Service).describeStream,
+		"DescribeStreamSummary": (*Service).describeStreamSummary,
+		"ListStreams":           (*Service).listStreams,
+		"ListShards":            (*Service).listShards,
+	})
+}
+
 func (s *Service) createStream(r *Request) (any, error) {
 	var in createStreamInput
 	if err := decode(r, &in); err != nil {

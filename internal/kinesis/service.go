@@ -41,24 +41,23 @@ func New(eng *engine.Engine, log *slog.Logger) *Service {
 
 type handler func(s *Service, r *Request) (any, error)
 
-// operations maps each implemented operation to its handler.
-var operations = map[string]handler{
-	"CreateStream":          (*Service).createStream,
-	"DeleteStream":          (*Service).deleteStream,
-	"DescribeStream":        (*Service).describeStream,
-	"DescribeStreamSummary": (*Service).describeStreamSummary,
-	"ListStreams":           (*Service).listStreams,
-	"ListShards":            (*Service).listShards,
-	"PutRecord":             (*Service).putRecord,
-	"PutRecords":            (*Service).putRecords,
-	"GetShardIterator":      (*Service).getShardIterator,
-	"GetRecords":            (*Service).getRecords,
+// operations maps each implemented operation to its handler. Each ops_*.go
+// file registers its own from init, so that operation families live apart.
+var operations = map[string]handler{}
+
+func register(ops map[string]handler) {
+	for name, h := range ops {
+		if _, dup := operations[name]; dup {
+			panic("kinesis: operation registered twice: " + name)
+		}
+		operations[name] = h
+	}
 }
 
-// knownOperations are the model's operations that this server does not
-// implement yet; they answer with a clear error instead of
-// UnknownOperationException so clients can tell the difference.
-var knownOperations = []string{
+// modelOperations are the model's operations that are not registered
+// yet; they answer with a clear error instead of UnknownOperationException
+// so clients can tell the difference.
+var modelOperations = []string{
 	"AddTagsToStream", "CreateChannel", "DecreaseStreamRetentionPeriod", "DeleteChannel", "DeleteResourcePolicy",
 	"DeregisterStreamConsumer", "DescribeAccountSettings", "DescribeChannel", "DescribeLimits", "DescribeStreamConsumer",
 	"DisableEnhancedMonitoring", "EnableEnhancedMonitoring", "GetResourcePolicy", "IncreaseStreamRetentionPeriod",
@@ -73,7 +72,7 @@ var knownOperations = []string{
 func (s *Service) Handle(r *Request) (any, error) {
 	h, ok := operations[r.Operation]
 	if !ok {
-		if contains(knownOperations, r.Operation) {
+		if contains(modelOperations, r.Operation) {
 			return nil, awsproto.Errorf("InvalidArgumentException", "Operation %s is not implemented by this server yet.", r.Operation)
 		}
 		return nil, awsproto.Errorf("UnknownOperationException", "")
