@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ type server struct {
 	addr    string   // 127.0.0.1:PORT
 	dataDir string   // --data-dir
 	extra   []string // flags beyond --listen and --data-dir
+	env     []string // extra environment variables (SLUICE_*)
 	out     *syncBuffer
 
 	mu   sync.Mutex
@@ -82,7 +84,13 @@ func startServer(t testing.TB, args ...string) *server {
 // startServerDir is startServer on a given data directory.
 func startServerDir(t testing.TB, dataDir string, args ...string) *server {
 	t.Helper()
-	s := &server{t: t, dataDir: dataDir, extra: args, out: &syncBuffer{}}
+	return startServerEnv(t, dataDir, nil, args...)
+}
+
+// startServerEnv is startServerDir with extra environment variables.
+func startServerEnv(t testing.TB, dataDir string, env []string, args ...string) *server {
+	t.Helper()
+	s := &server{t: t, dataDir: dataDir, extra: args, env: env, out: &syncBuffer{}}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
@@ -114,6 +122,7 @@ func (s *server) endpoint() string { return "http://" + s.addr }
 func (s *server) launch() error {
 	args := append([]string{"serve", "--listen", s.addr, "--data-dir", s.dataDir}, s.extra...)
 	cmd := exec.Command(sluiceBin, args...)
+	cmd.Env = append(serverBaseEnv(), s.env...)
 	cmd.Stdout = s.out
 	cmd.Stderr = s.out
 	fmt.Fprintf(s.out, "### %s %s\n", sluiceBin, strings.Join(args, " "))
@@ -239,6 +248,18 @@ func (s *server) restart() {
 	}
 }
 
+// serverBaseEnv is the test's environment without SLUICE_* variables, so a
+// developer's own settings cannot change what the server under test does.
+func serverBaseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SLUICE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 // runSluice runs the binary with args to completion (or until timeout) and
 // returns its exit code and separated stdout/stderr.
 func runSluice(t testing.TB, timeout time.Duration, args ...string) (code int, stdout, stderr string) {
@@ -246,6 +267,7 @@ func runSluice(t testing.TB, timeout time.Duration, args ...string) (code int, s
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, sluiceBin, args...)
+	cmd.Env = serverBaseEnv()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// TestAccountAndRegion checks --account-id, its SLUICE_ACCOUNT_ID
+// environment form, and that ARNs take the region of the request's SigV4
+// credential scope.
+func TestAccountAndRegion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("flag", func(t *testing.T) {
+		srv := startServer(t, "--account-id", "123456789012")
+		c := srv.client()
+		createStream(t, c, "acct", 1)
+		sum, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("acct")})
+		if err != nil {
+			t.Fatalf("DescribeStreamSummary: %v", err)
+		}
+		if got, want := aws.ToString(sum.StreamDescriptionSummary.StreamARN), "arn:aws:kinesis:us-east-1:123456789012:stream/acct"; got != want {
+			t.Errorf("StreamARN %q, want %q", got, want)
+		}
+		_, err = c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("ghost")})
+		expectErr(t, err, "ResourceNotFoundException", "Stream ghost under account 123456789012 not found.")
+		// An ARN in another account names a stream that does not exist here.
+		_, err = c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{
+			StreamARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/acct")})
+		apiErr(t, err, "ResourceNotFoundException")
+	})
+
+	t.Run("env", func(t *testing.T) {
+		srv := startServerEnv(t, t.TempDir(), []string{"SLUICE_ACCOUNT_ID=111122223333", "SLUICE_STATE_DELAY=1s"})
+		c := srv.client()
+		if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("envy"), ShardCount: aws.Int32(1)}); err != nil {
+			t.Fatalf("CreateStream: %v", err)
+		}
+		sum, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("envy")})
+		if err != nil {
+			t.Fatalf("DescribeStreamSummary: %v", err)
+		}
+		ss := sum.StreamDescriptionSummary
+		if got, want := aws.ToString(ss.StreamARN), "arn:aws:kinesis:us-east-1:111122223333:stream/envy"; got != want {
+			t.Errorf("StreamARN %q, want %q (SLUICE_ACCOUNT_ID)", got, want)
+		}
+		if ss.StreamStatus != types.StreamStatusCreating {
+			t.Errorf("status %s right after CreateStream with SLUICE_STATE_DELAY=1s, want CREATING", ss.StreamStatus)
+		}
+		waitActive(t, c, "envy")
+	})
+
+	t.Run("credentialRegion", func(t *testing.T) {
+		srv := startServer(t)
+		eu := srv.client(func(o *kinesis.Options) { o.Region = "eu-west-1" })
+		createStream(t, eu, "euro", 1)
+		sum, err := eu.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{
+			StreamARN: aws.String("arn:aws:kinesis:eu-west-1:000000000000:stream/euro")})
+		if err != nil {
+			t.Fatalf("DescribeStreamSummary by eu-west-1 ARN: %v", err)
+		}
+		if got, want := aws.ToString(sum.StreamDescriptionSummary.StreamARN), "arn:aws:kinesis:eu-west-1:000000000000:stream/euro"; got != want {
+			t.Errorf("StreamARN %q, want %q (region from the credential scope)", got, want)
+		}
+		ls, err := eu.ListStreams(ctx, &kinesis.ListStreamsInput{})
+		if err != nil {
+			t.Fatalf("ListStreams: %v", err)
+		}
+		for _, s := range ls.StreamSummaries {
+			if aws.ToString(s.StreamName) == "euro" && aws.ToString(s.StreamARN) != "arn:aws:kinesis:eu-west-1:000000000000:stream/euro" {
+				t.Errorf("ListStreams summary ARN %q", aws.ToString(s.StreamARN))
+			}
+		}
+	})
+}
+
+// TestShardLimits checks the default per-shard limits (--shard-limits aws):
+// writes over 1000 records/s to one shard fail per entry with
+// ProvisionedThroughputExceededException, and more than 5 GetRecords calls
+// a second are throttled. With --shard-limits off nothing is throttled.
+func TestShardLimits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	batch := func() []types.PutRecordsRequestEntry {
+		var e []types.PutRecordsRequestEntry
+		for i := 0; i < 500; i++ {
+			e = append(e, types.PutRecordsRequestEntry{PartitionKey: aws.String("hot"), Data: []byte("x")})
+		}
+		return e
+	}
+
+	t.Run("aws", func(t *testing.T) {
+		srv := startServer(t) // --shard-limits aws is the default
+		c := srv.client()
+		createStream(t, c, "hot", 1)
+		start := time.Now()
+		failed, ok := 0, 0
+		for i := 0; i < 5; i++ {
+			out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("hot"), Records: batch()})
+			if err != nil {
+				t.Fatalf("PutRecords %d: %v", i, err)
+			}
+			n := 0
+			for _, r := range out.Records {
+				if r.ErrorCode == nil {
+					ok++
+					checkSeq(t, r.SequenceNumber)
+					continue
+				}
+				n++
+				if aws.ToString(r.ErrorCode) != "ProvisionedThroughputExceededException" {
+					t.Errorf("entry ErrorCode %q", aws.ToString(r.ErrorCode))
+				}
+				if aws.ToString(r.ErrorMessage) == "" || r.SequenceNumber != nil || r.ShardId != nil {
+					t.Errorf("failed entry: message %q seq %v shard %v", aws.ToString(r.ErrorMessage), r.SequenceNumber, r.ShardId)
+				}
+			}
+			if got := int(aws.ToInt32(out.FailedRecordCount)); got != n {
+				t.Errorf("FailedRecordCount %d, but %d entries failed", got, n)
+			}
+			failed += n
+		}
+		elapsed := time.Since(start)
+		if elapsed > time.Second {
+			t.Skipf("2500 records took %v; too slow to tell whether 1000 records/s is enforced", elapsed)
+		}
+		if failed == 0 {
+			t.Errorf("2500 records to one shard in %v: none throttled (limit 1000 records/s)", elapsed)
+		}
+		// The accepted ones are readable (reads are limited too, so read once).
+		t.Logf("%d accepted, %d throttled in %v", ok, failed, elapsed)
+
+		it := iterator(t, c, &kinesis.GetShardIteratorInput{StreamName: aws.String("hot"), ShardId: aws.String(shardID(0)),
+			ShardIteratorType: types.ShardIteratorTypeLatest})
+		throttled := 0
+		start = time.Now()
+		for i := 0; i < 12; i++ {
+			out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+			if err != nil {
+				apiErr(t, err, "ProvisionedThroughputExceededException")
+				throttled++
+				continue
+			}
+			it = aws.ToString(out.NextShardIterator)
+		}
+		if el := time.Since(start); el < time.Second && throttled == 0 {
+			t.Errorf("12 GetRecords calls on one shard in %v: none throttled (limit 5/s)", el)
+		}
+	})
+
+	t.Run("off", func(t *testing.T) {
+		srv := startServer(t, "--shard-limits", "off")
+		c := srv.client()
+		createStream(t, c, "cold", 1)
+		var wg sync.WaitGroup
+		errs := make(chan error, 5)
+		for i := 0; i < 5; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("cold"), Records: batch()})
+				if err == nil && aws.ToInt32(out.FailedRecordCount) != 0 {
+					err = fmt.Errorf("%d entries failed with --shard-limits off: %s", aws.ToInt32(out.FailedRecordCount),
+						aws.ToString(out.Records[0].ErrorCode))
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if n := len(readShard(t, c, "cold", shardID(0))); n != 2500 {
+			t.Errorf("read %d records, want 2500", n)
+		}
+	})
+}
