@@ -284,8 +284,17 @@ func readFrom(t testing.TB, c *kinesis.Client, it string) []types.Record {
 	t.Helper()
 	var recs []types.Record
 	deadline := time.Now().Add(60 * time.Second)
+	transportErrs := 0
 	for time.Now().Before(deadline) {
 		out, err := c.GetRecords(context.Background(), &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+		var ae smithy.APIError
+		if err != nil && !errors.As(err, &ae) && transportErrs < 3 {
+			// The SDK's default retryer would retry a broken connection; these
+			// clients do not retry, so do it here, visibly.
+			transportErrs++
+			t.Logf("GetRecords transport error (retrying the same iterator): %v", err)
+			continue
+		}
 		if err != nil {
 			t.Fatalf("GetRecords: %v", err)
 		}

@@ -116,6 +116,7 @@ func TestCrashDurability(t *testing.T) {
 	c := srv.client(func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: tr, Timeout: sdkCallTimeout} })
 	createStream(t, c, crashStream, crashShards)
 	ledger := newCrashLedger()
+	catalog := newCatalogLedger()
 	var nextID atomic.Int64
 
 	for round := 1; round <= rounds; round++ {
@@ -137,6 +138,11 @@ func TestCrashDurability(t *testing.T) {
 				crashWriter(ctx, c, rand.New(rand.NewPCG(wseed, 1)), &nextID, &perRound, &killing, ledger)
 			}(writerSeeds[w])
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			catalog.churn(ctx, c, round, &killing)
+		}()
 		start := time.Now()
 		time.Sleep(delay) // the random moment of the crash is the point of the test
 		killing.Store(true)
@@ -149,9 +155,14 @@ func TestCrashDurability(t *testing.T) {
 		srv.restart()
 		waitActive(t, c, crashStream)
 		ok := verifyCrashRound(t, c, ledger)
+		ok = catalog.verify(t, c) && ok
 		t.Logf("round %d: killed after %v (planned %v); acked %d new, %d total; %d ids sent; %d unacknowledged ids found after restarts",
 			round, wrote.Round(time.Millisecond), delay.Round(time.Millisecond), len(ledger.acked)-before, len(ledger.acked),
 			len(ledger.sent), len(ledger.observed))
+		if len(catalog.genuine) > 0 {
+			t.Errorf("round %d: %d control-plane errors before the kill, first: %s", round, len(catalog.genuine), catalog.genuine[0])
+			ok = false
+		}
 		if len(ledger.genuine) > 0 {
 			t.Errorf("round %d: %d write errors before the kill, first: %s", round, len(ledger.genuine), ledger.genuine[0])
 			ok = false
@@ -321,4 +332,102 @@ func verifyCrashRound(t *testing.T, c *kinesis.Client, ledger *crashLedger) bool
 		t.Error(p)
 	}
 	return len(problems) == 0
+}
+
+// crashMaxStreamsPerRound bounds how many streams the control-plane churn
+// creates in one round.
+const crashMaxStreamsPerRound = 20
+
+// catalogLedger tracks CreateStream and DeleteStream calls made while the
+// server is being killed: an acknowledged create must survive the crash, and
+// an acknowledged delete must not be undone by it.
+type catalogLedger struct {
+	mu      sync.Mutex
+	created map[string]bool // CreateStream acknowledged, not deleted since
+	deleted map[string]bool // DeleteStream acknowledged
+	genuine []string
+}
+
+func newCatalogLedger() *catalogLedger {
+	return &catalogLedger{created: map[string]bool{}, deleted: map[string]bool{}}
+}
+
+// churn creates streams one after another and deletes every other one it
+// created, until ctx ends or the kill starts.
+func (l *catalogLedger) churn(ctx context.Context, c *kinesis.Client, round int, killing *atomic.Bool) {
+	for i := 0; i < crashMaxStreamsPerRound && ctx.Err() == nil && !killing.Load(); i++ {
+		name := fmt.Sprintf("cp-%d-%d", round, i)
+		_, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(1)})
+		if err != nil {
+			l.failed("CreateStream "+name, err, killing)
+			return
+		}
+		l.mu.Lock()
+		l.created[name] = true
+		l.mu.Unlock()
+		if i%2 == 1 {
+			continue
+		}
+		// From here until DeleteStream answers, the stream may or may not exist.
+		l.mu.Lock()
+		delete(l.created, name)
+		l.mu.Unlock()
+		_, err = c.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)})
+		if err != nil {
+			l.failed("DeleteStream "+name, err, killing)
+			return
+		}
+		l.mu.Lock()
+		l.deleted[name] = true
+		l.mu.Unlock()
+	}
+}
+
+func (l *catalogLedger) failed(what string, err error, killing *atomic.Bool) {
+	if killing.Load() || errors.Is(err, context.Canceled) {
+		return
+	}
+	l.mu.Lock()
+	l.genuine = append(l.genuine, what+": "+err.Error())
+	l.mu.Unlock()
+}
+
+// verify lists the streams after a restart and checks the ledger.
+func (l *catalogLedger) verify(t *testing.T, c *kinesis.Client) bool {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	status := map[string]types.StreamStatus{}
+	p := kinesis.NewListStreamsPaginator(c, &kinesis.ListStreamsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Errorf("ListStreams after restart: %v", err)
+			return false
+		}
+		for _, s := range page.StreamSummaries {
+			status[aws.ToString(s.StreamName)] = s.StreamStatus
+		}
+	}
+	ok := true
+	if status[crashStream] != types.StreamStatusActive {
+		t.Errorf("stream %s is %q after restart", crashStream, status[crashStream])
+		ok = false
+	}
+	for name := range l.created {
+		if st, found := status[name]; !found {
+			t.Errorf("acknowledged CreateStream %s lost in the crash", name)
+			ok = false
+		} else if st != types.StreamStatusActive && st != types.StreamStatusCreating {
+			t.Errorf("acknowledged new stream %s is %s after restart", name, st)
+			ok = false
+		}
+	}
+	for name := range l.deleted {
+		if st, found := status[name]; found && st != types.StreamStatusDeleting {
+			t.Errorf("acknowledged DeleteStream %s undone by the crash: stream is %s", name, st)
+			ok = false
+		}
+	}
+	return ok
 }
