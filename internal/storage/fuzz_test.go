@@ -8,11 +8,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/sluicedata/sluice/internal/vfs"
 )
+
+// fuzzInputTimeout is far above any sane input's time: segments the fuzzer
+// makes are kilobytes, and recovery is linear.
+const fuzzInputTimeout = 10 * time.Second
 
 var writeFuzzSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite testdata/fuzz/FuzzSegmentReader seeds")
 
@@ -63,7 +69,13 @@ func FuzzSegmentReader(f *testing.F) {
 		f.Add(b)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	debug.SetTraceback("all")
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Go's fuzzer has no per-input timeout; a hang would stall it
+		// silently, so crash with every goroutine's stack instead.
+		defer time.AfterFunc(fuzzInputTimeout, func() {
+			panic(fmt.Sprintf("FuzzSegmentReader: input of %d bytes ran over %v", len(data), fuzzInputTimeout))
+		}).Stop()
 		mem := vfs.NewMem()
 		if err := mem.MkdirAll(shardPath, 0o755); err != nil {
 			t.Fatal(err)

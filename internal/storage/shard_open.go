@@ -236,9 +236,14 @@ func scanSegment(f vfs.File, base uint64, size int64, interval int, minArrival i
 
 // validBatchAfter reports whether a valid batch with first offset at least
 // minOffset starts anywhere in [from, size): the test that tells a torn tail
-// (nothing valid follows) from corruption (something does).
+// (nothing valid follows) from corruption (something does). A candidate's
+// first offset must also be reachable: at most one record per
+// minRecordBytes since from. That rejects almost every position of random
+// bytes before any checksum is computed, which keeps this linear in
+// practice.
 func validBatchAfter(f vfs.File, from, size int64, minOffset uint64) (bool, error) {
-	buf := make([]byte, scanChunkBytes+batchHeaderBytes)
+	buf := make([]byte, min(scanChunkBytes+batchHeaderBytes, max(size-from, 0)))
+	var frame []byte
 	for start := from; start+batchHeaderBytes <= size; start += scanChunkBytes {
 		n := min(int64(len(buf)), size-start)
 		if _, err := f.ReadAt(buf[:n], start); err != nil {
@@ -246,10 +251,14 @@ func validBatchAfter(f vfs.File, from, size int64, minOffset uint64) (bool, erro
 		}
 		for q := int64(0); q < scanChunkBytes && q+batchHeaderBytes <= n; q++ {
 			h, reason := parseBatchHeader(buf[q:n])
-			if reason != "" || h.firstOffset < minOffset || start+q+h.size() > size {
+			reach := minOffset + uint64(start+q-from)/minRecordBytes + 1
+			if reason != "" || h.firstOffset < minOffset || h.firstOffset > reach || start+q+h.size() > size {
 				continue
 			}
-			frame := make([]byte, h.size())
+			if int64(cap(frame)) < h.size() {
+				frame = make([]byte, h.size())
+			}
+			frame = frame[:h.size()]
 			if _, err := f.ReadAt(frame, start+q); err != nil {
 				return false, fmt.Errorf("read at %d: %w", start+q, err)
 			}

@@ -1,0 +1,166 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicedata/sluice/internal/vfs"
+)
+
+// Benchmarks run on the real OS filesystem in b.TempDir(), so they measure
+// the disk's fdatasync. Compare BenchmarkAppend/…/writers=1 with
+// BenchmarkRawWriteSync of the same shape: the raw one is one write and one
+// fdatasync of the same bytes, the floor the log can approach.
+
+var benchShapes = []struct{ recordBytes, batch int }{{100, 1}, {100, 500}, {1024, 1}, {1024, 500}}
+
+// countSyncs wraps the OS filesystem to count fdatasyncs of segments.
+func countSyncs(n *atomic.Int64) vfs.FS {
+	return vfs.NewErrorFS(vfs.Default(), vfs.InjectorFunc(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			n.Add(1)
+		}
+		return nil
+	}))
+}
+
+func benchEntries(batch, recordBytes int) []Entry {
+	es := make([]Entry, batch)
+	for i := range es {
+		es[i] = Entry{PartitionKey: fmt.Sprintf("partition-%d", i), Data: make([]byte, recordBytes)}
+	}
+	return es
+}
+
+func BenchmarkAppend(b *testing.B) {
+	for _, sh := range benchShapes {
+		for _, writers := range []int{1, 8} {
+			name := fmt.Sprintf("record=%dB/batch=%d/writers=%d", sh.recordBytes, sh.batch, writers)
+			b.Run(name, func(b *testing.B) { benchAppend(b, sh.recordBytes, sh.batch, writers) })
+		}
+	}
+}
+
+func benchAppend(b *testing.B, recordBytes, batch, writers int) {
+	var syncs atomic.Int64
+	s, err := Open(countSyncs(&syncs), filepath.Join(b.TempDir(), "data"), quietOptions(b, Options{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	l := createShard(b, s, "bench/0")
+	es := benchEntries(batch, recordBytes)
+	b.SetBytes(int64(recordBytes * batch))
+	b.ReportAllocs()
+	syncs.Store(0)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if _, err := l.Append(es, time.Now().UnixMilli()); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(b.N)/float64(max(syncs.Load(), 1)), "batches/sync")
+}
+
+func BenchmarkRawWriteSync(b *testing.B) {
+	for _, sh := range benchShapes {
+		size := encodedBatchBytes(benchEntries(sh.batch, sh.recordBytes))
+		b.Run(fmt.Sprintf("record=%dB/batch=%d", sh.recordBytes, sh.batch), func(b *testing.B) {
+			f, err := vfs.Default().Create(filepath.Join(b.TempDir(), "raw"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			buf := make([]byte, size)
+			b.SetBytes(int64(sh.recordBytes * sh.batch)) // same payload accounting as BenchmarkAppend
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if _, err := f.WriteAt(buf, int64(i)*size); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			elapsed := time.Since(start)
+			b.ReportMetric(float64(b.N*sh.batch)/elapsed.Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkRead reads a prefilled log from the page cache: each op is one
+// Read of up to one batch's worth of records, walking the log round-robin.
+func BenchmarkRead(b *testing.B) {
+	const totalRecords = 100_000
+	for _, sh := range benchShapes {
+		for _, readers := range []int{1, 8} {
+			name := fmt.Sprintf("record=%dB/batch=%d/readers=%d", sh.recordBytes, sh.batch, readers)
+			b.Run(name, func(b *testing.B) { benchRead(b, sh.recordBytes, sh.batch, readers, totalRecords) })
+		}
+	}
+}
+
+func benchRead(b *testing.B, recordBytes, batch, readers, total int) {
+	s, err := Open(vfs.Default(), filepath.Join(b.TempDir(), "data"), quietOptions(b, Options{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	l := createShard(b, s, "bench/0")
+	fill := benchEntries(500, recordBytes)
+	for n := 0; n < total; n += len(fill) {
+		if _, err := l.Append(fill, int64(n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	end := l.End()
+	b.SetBytes(int64((recordBytes + len("partition-000")) * batch))
+	b.ReportAllocs()
+	var next atomic.Int64
+	var records atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				from := uint64(i*int64(batch)*7919) % end // spread reads over the log
+				recs, err := l.Read(from, batch, 10<<20)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				records.Add(int64(len(recs)))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(records.Load())/elapsed.Seconds(), "records/s")
+}
