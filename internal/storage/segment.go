@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -232,12 +233,29 @@ type batchScanner struct {
 	f          vfs.File
 	pos, limit int64
 	chunk      int
-	pooled     *[]byte
-	buf        []byte // file bytes [bufStart, bufStart+len(buf))
+	pooled     *[]byte // the readChunkBytes buffer, for readers
+	large      *[]byte // a framePools buffer, for readers' big batches
+	buf        []byte  // file bytes [bufStart, bufStart+len(buf))
 	bufStart   int64
 }
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, readChunkBytes); return &b }}
+
+// framePools hold buffers for batches larger than a read chunk, one pool
+// per power-of-two size class from 2*readChunkBytes up to maxBatchBytes, so
+// reading one record of a big batch does not allocate and zero the batch's
+// size every time.
+var framePools [frameClasses]sync.Pool
+
+// frameClasses is log2(maxBatchBytes/readChunkBytes); TestFrameClasses
+// keeps it in step with the two sizes.
+const frameClasses = 8
+
+// frameClass returns the pool index and buffer size for a frame of n bytes.
+func frameClass(n int) (int, int) {
+	c := bits.Len(uint((n - 1) / readChunkBytes))
+	return c - 1, readChunkBytes << c
+}
 
 func newScanner(f vfs.File, pos, limit int64, chunk int) *batchScanner {
 	s := &batchScanner{f: f, pos: pos, limit: limit, chunk: chunk}
@@ -247,14 +265,38 @@ func newScanner(f vfs.File, pos, limit int64, chunk int) *batchScanner {
 	return s
 }
 
-// release returns the scanner's buffer to its pool; frames returned by
+// release returns the scanner's buffers to their pools; frames returned by
 // next are invalid afterwards.
 func (s *batchScanner) release() {
 	if s.pooled != nil {
 		chunkPool.Put(s.pooled)
 		s.pooled = nil
 	}
+	if s.large != nil {
+		c, _ := frameClass(cap(*s.large))
+		framePools[c].Put(s.large)
+		s.large = nil
+	}
 	s.buf = nil
+}
+
+// largeBuf returns a pooled buffer of at least n > readChunkBytes bytes.
+func (s *batchScanner) largeBuf(n int) []byte {
+	if s.large != nil && cap(*s.large) >= n {
+		return (*s.large)[:n]
+	}
+	if s.large != nil {
+		c, _ := frameClass(cap(*s.large))
+		framePools[c].Put(s.large)
+	}
+	c, size := frameClass(n)
+	if p, ok := framePools[c].Get().(*[]byte); ok {
+		s.large = p
+	} else {
+		b := make([]byte, size)
+		s.large = &b
+	}
+	return (*s.large)[:n]
 }
 
 // next returns the frame at s.pos and advances past it. The frame aliases
@@ -295,7 +337,9 @@ func (s *batchScanner) ensure(off int64, n int) ([]byte, error) {
 	switch {
 	case s.pooled != nil && size <= len(*s.pooled):
 		b = (*s.pooled)[:size]
-	case size <= cap(s.buf) && s.pooled == nil:
+	case s.pooled != nil:
+		b = s.largeBuf(size)
+	case size <= cap(s.buf):
 		b = s.buf[:size]
 	default:
 		b = make([]byte, size)

@@ -7,7 +7,10 @@ import (
 
 // readArenaBytes is the block size in which Read copies record data out of
 // its read buffer: one allocation per block rather than per record.
-const readArenaBytes = 32 << 10
+const (
+	readArenaBytes = 32 << 10
+	minArenaBytes  = 1 << 10
+)
 
 // Read returns records with offsets in [from, End()), in offset order: at
 // most maxRecords, and stopping before the sum of len(PartitionKey)+len(Data)
@@ -78,10 +81,13 @@ func (r *recordReader) add(off uint64, end uint64, arrival int64, key, data []by
 	return true
 }
 
-// copy moves data into the arena, which the caller then owns.
+// copy moves data into the arena, which the caller then owns. Blocks
+// double from minArenaBytes up to readArenaBytes, so a one-record Read
+// allocates little and a big one allocates few times.
 func (r *recordReader) copy(d []byte) []byte {
 	if cap(r.arena)-len(r.arena) < len(d) {
-		r.arena = make([]byte, 0, max(len(d), min(readArenaBytes, r.maxBytes-r.bytes)))
+		block := min(readArenaBytes, max(minArenaBytes, 2*cap(r.arena)), max(r.maxBytes-r.bytes, 0))
+		r.arena = make([]byte, 0, max(len(d), block))
 	}
 	start := len(r.arena)
 	r.arena = append(r.arena, d...)
@@ -118,12 +124,12 @@ func (l *ShardLog) readSegment(v *logView, i int, r *recordReader) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", l.key, err)
 	}
-	err = l.scanBatches(v.segs[i], pos, off, size, func(h *batchHeader, frame []byte) (bool, string) {
+	err = l.scanBatches(v.segs[i], pos, off, size, func(h batchHeader, frame []byte) (bool, string) {
 		if h.end() <= r.next {
 			return true, ""
 		}
 		n := len(r.out)
-		reason := walkRecords(frame, h, func(j int, arrival int64, key, data []byte) bool {
+		reason := walkRecords(frame, &h, func(j int, arrival int64, key, data []byte) bool {
 			return r.add(h.firstOffset+uint64(j), end, arrival, key, data)
 		})
 		if reason != "" {
@@ -136,7 +142,9 @@ func (l *ShardLog) readSegment(v *logView, i int, r *recordReader) error {
 
 // batchFunc sees each frame of a scan; it returns whether to go on, and a
 // reason if the frame's records are bad.
-type batchFunc func(h *batchHeader, frame []byte) (bool, string)
+// The header is passed by value: a pointer into the scan loop would make
+// every scanned header escape to the heap.
+type batchFunc func(h batchHeader, frame []byte) (bool, string)
 
 // scanBatches calls fn for each batch of seg from byte pos (whose batch
 // starts at offset off) up to byte limit. A sparse-index entry that does not
@@ -169,7 +177,7 @@ func (l *ShardLog) scanBatches(seg *segment, pos int64, off uint64, limit int64,
 			return &CorruptionError{File: seg.path, Offset: framePos, Reason: reason}
 		}
 		first = false
-		goOn, reason := fn(&h, frame)
+		goOn, reason := fn(h, frame)
 		if reason != "" {
 			return &CorruptionError{File: seg.path, Offset: framePos, Reason: reason}
 		}
@@ -240,11 +248,11 @@ func (l *ShardLog) seekInSegment(v *logView, i int, millis int64) (uint64, error
 		pos, off = int64(e.pos), s.base+uint64(e.rel)
 	}
 	found := end
-	err = l.scanBatches(s, pos, off, size, func(h *batchHeader, frame []byte) (bool, string) {
+	err = l.scanBatches(s, pos, off, size, func(h batchHeader, frame []byte) (bool, string) {
 		if h.lastArrival < millis {
 			return true, ""
 		}
-		reason := walkRecords(frame, h, func(j int, arrival int64, _, _ []byte) bool {
+		reason := walkRecords(frame, &h, func(j int, arrival int64, _, _ []byte) bool {
 			if arrival >= millis {
 				found = h.firstOffset + uint64(j)
 				return false
