@@ -101,7 +101,7 @@ func (e *Engine) sequenceOffset(p IteratorParams, sh *shard) (uint64, error) {
 		return 0, errorf(CodeInvalidArgument, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s",
 			ShardID(sn.ShardIndex), sh.id)
 	}
-	if sn.ShardCreatedSec != sh.meta.CreatedMillis/1000 {
+	if sn.ShardCreatedSec != sh.seqSec() {
 		return 0, invalid(" because it did not come from this stream")
 	}
 	end := sh.end()

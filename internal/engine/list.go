@@ -117,7 +117,7 @@ func (e *Engine) listShardsCursor(p ListShardsParams) (listShardsCursor, error) 
 // shardFilterLocked returns the predicate for the cursor's ShardFilter.
 func (e *Engine) shardFilterLocked(st *stream, cur listShardsCursor) func(*shard) bool {
 	now := e.nowMillis()
-	trim := max(now-int64(st.meta.RetentionHours)*3600_000, st.meta.CreatedMillis)
+	trim := st.trimHorizonLocked(now)
 	openAt := func(t int64) func(*shard) bool {
 		return func(sh *shard) bool {
 			return sh.meta.CreatedMillis <= t && (sh.meta.ClosedMillis == 0 || sh.meta.ClosedMillis > t)
@@ -131,7 +131,16 @@ func (e *Engine) shardFilterLocked(st *stream, cur listShardsCursor) func(*shard
 	}
 	switch cur.FilterType {
 	case FilterAtTrimHorizon:
-		return openAt(trim)
+		// The shards open at the trim horizon are the roots of the
+		// retained shard family: those with no retained parent.
+		retained := map[uint32]bool{}
+		for _, sh := range st.shards {
+			retained[sh.meta.Index] = true
+		}
+		return func(sh *shard) bool {
+			p, a := sh.meta.Parent, sh.meta.AdjacentParent
+			return (p == nil || !retained[*p]) && (a == nil || !retained[*a])
+		}
 	case FilterAtLatest:
 		return func(sh *shard) bool { return sh.meta.ClosedMillis == 0 }
 	case FilterAtTimestamp:

@@ -82,6 +82,9 @@ type shardMeta struct {
 	StartHash      string  `json:"startHash"`
 	EndHash        string  `json:"endHash"`
 	CreatedMillis  int64   `json:"created"`
+	// SeqSec is the creation second written into the shard's sequence
+	// numbers; zero means CreatedMillis/1000. See shard.seqSec.
+	SeqSec int64 `json:"seqSec,omitempty"`
 	// ClosedMillis is zero while the shard is open. A closed shard holds
 	// exactly the records [0, EndOffset) of its log.
 	ClosedMillis int64  `json:"closed,omitempty"`
@@ -207,15 +210,26 @@ func (st *stream) shardByIndex(i uint32) *shard {
 	return nil
 }
 
-func (e *Engine) openShardCount() int {
+// openShardCountOthers counts the open shards of every stream but skip,
+// whose lock the caller may hold.
+func (e *Engine) openShardCountOthers(skip *stream) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.openShardCountLocked()
+	return e.openShardCountExceptLocked(skip)
 }
 
-func (e *Engine) openShardCountLocked() int {
+// openShardCountLocked counts the open shards of every stream. The caller
+// holds e.mu.
+func (e *Engine) openShardCountLocked() int { return e.openShardCountExceptLocked(nil) }
+
+// openShardCountExceptLocked counts open shards across streams other than
+// skip (nil for none). The caller holds e.mu.
+func (e *Engine) openShardCountExceptLocked(skip *stream) int {
 	n := 0
 	for _, st := range e.mu.streams {
+		if st == skip {
+			continue
+		}
 		st.mu.RLock()
 		for _, sh := range st.shards {
 			if sh.meta.ClosedMillis == 0 {
@@ -467,7 +481,7 @@ func shardInfo(sh *shard) ShardInfo {
 
 // seq builds the sequence number with the given counter in this shard.
 func (sh *shard) seq(counter uint64, recordMillis int64) SeqNum {
-	return SeqNum{ShardCreatedSec: sh.meta.CreatedMillis / 1000, ShardIndex: sh.meta.Index, Counter: counter, RecordSec: recordMillis / 1000}
+	return SeqNum{ShardCreatedSec: sh.seqSec(), ShardIndex: sh.meta.Index, Counter: counter, RecordSec: recordMillis / 1000}
 }
 
 // StreamSummary is one ListStreams entry.
@@ -498,4 +512,9 @@ func (e *Engine) ListStreams() []StreamSummary {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// trimHorizonLocked is the oldest arrival time the stream still retains.
+func (st *stream) trimHorizonLocked(now int64) int64 {
+	return max(now-int64(st.meta.RetentionHours)*3600_000, st.meta.CreatedMillis)
 }

@@ -58,13 +58,13 @@ func register(ops map[string]handler) {
 // yet; they answer with a clear error instead of UnknownOperationException
 // so clients can tell the difference.
 var modelOperations = []string{
-	"AddTagsToStream", "CreateChannel", "DecreaseStreamRetentionPeriod", "DeleteChannel", "DeleteResourcePolicy",
-	"DeregisterStreamConsumer", "DescribeAccountSettings", "DescribeChannel", "DescribeLimits", "DescribeStreamConsumer",
-	"DisableEnhancedMonitoring", "EnableEnhancedMonitoring", "GetResourcePolicy", "IncreaseStreamRetentionPeriod",
-	"ListChannels", "ListStreamConsumers", "ListTagsForResource", "ListTagsForStream", "MergeShards", "PutResourcePolicy",
-	"RegisterStreamConsumer", "RemoveTagsFromStream", "SplitShard", "StartStreamEncryption", "StopStreamEncryption",
-	"SubscribeToShard", "TagResource", "UntagResource", "UpdateAccountSettings", "UpdateChannel", "UpdateMaxRecordSize",
-	"UpdateShardCount", "UpdateStreamMode", "UpdateStreamRecordDistributionStrategy", "UpdateStreamWarmThroughput",
+	"CreateChannel", "DecreaseStreamRetentionPeriod", "DeleteChannel",
+	"DeregisterStreamConsumer", "DescribeChannel", "DescribeStreamConsumer",
+	"IncreaseStreamRetentionPeriod",
+	"ListChannels", "ListStreamConsumers",
+	"RegisterStreamConsumer",
+	"SubscribeToShard", "UpdateChannel",
+	"UpdateStreamMode",
 }
 
 // Handle runs one operation. The error, when not nil, is an *awsproto.Error

@@ -84,7 +84,7 @@ func TestValidationMessages(t *testing.T) {
 		{"ListShards", `{}`, "InvalidArgumentException", "Either NextToken or StreamName should be provided."},
 		{"CreateStream", `{"StreamName":"s","ShardCount":1,"StreamModeDetails":{"StreamMode":"ON_DEMAND"}}`, "ValidationException", "ShardCount is not expected when StreamMode=ON_DEMAND"},
 		{"Bogus", `{}`, "UnknownOperationException", ""},
-		{"SplitShard", `{}`, "InvalidArgumentException", "Operation SplitShard is not implemented by this server yet."},
+		{"CreateChannel", `{}`, "InvalidArgumentException", "Operation CreateChannel is not implemented by this server yet."},
 	}
 	for _, c := range cases {
 		_, err := call(s, c.op, c.body)
