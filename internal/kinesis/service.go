@@ -61,10 +61,10 @@ var modelOperations = []string{
 	"CreateChannel", "DecreaseStreamRetentionPeriod", "DeleteChannel",
 	"DeregisterStreamConsumer", "DescribeChannel", "DescribeStreamConsumer",
 	"IncreaseStreamRetentionPeriod",
-	"ListChannels", "ListStreamConsumers",
-	"RegisterStreamConsumer",
+	"ListChannels", "ListStreamConsumers", "MergeShards",
+	"RegisterStreamConsumer", "SplitShard",
 	"SubscribeToShard", "UpdateChannel",
-	"UpdateStreamMode",
+	"UpdateShardCount", "UpdateStreamMode",
 }
 
 // Handle runs one operation. The error, when not nil, is an *awsproto.Error
