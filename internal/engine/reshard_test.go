@@ -58,7 +58,7 @@ func TestSplitAndMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := h.put("s", "user_123", "before") // shard 0
-	mid := evenRanges(4)[1].Start.String()    // the middle of shard 0's range
+	mid := evenRanges(4)[1].Start.String()     // the middle of shard 0's range
 	if err := h.eng.SplitShard("s", "shardId-000000000000", mid); err != nil {
 		t.Fatal(err)
 	}
