@@ -328,8 +328,12 @@ type slab struct {
 }
 
 const (
+	// slabChunk bounds a shared chunk; a chunk is also never larger than
+	// what the rest of the body can still need. 32 KiB measured as well as
+	// larger chunks (which waste more of the last one) on PutRecords.
 	slabChunk = 32 << 10
-	// Blobs larger than this get their own allocation.
+	// Blobs larger than this get their own allocation, so that one large
+	// record never pins a chunk of small ones.
 	slabMaxShared = slabChunk / 4
 )
 

@@ -463,7 +463,9 @@ func (d *jsonDecoder) stringValue(c *codec, v reflect.Value) error {
 		if nonASCII {
 			t = []byte(validString(t))
 		}
-		b, msg := d.slab.decodeBase64(t, len(d.data)-d.pos)
+		// Base64 text decodes to 3/4 of its length: that bounds what the
+		// rest of the body can still need.
+		b, msg := d.slab.decodeBase64(t, (len(d.data)-d.pos)/4*3)
 		if msg != "" {
 			d.mismatch(msg)
 			return nil
