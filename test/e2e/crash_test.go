@@ -112,8 +112,11 @@ func TestCrashDurability(t *testing.T) {
 	srv := startServerDir(t, t.TempDir(), "--shard-limits", "off")
 	// Our own transport, so that connections to the killed process can be
 	// dropped before the next round instead of failing its first requests.
-	tr := newTransport()
-	c := srv.client(func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: tr, Timeout: sdkCallTimeout} })
+	newClient := func() (*http.Transport, *kinesis.Client) {
+		tr := newTransport()
+		return tr, srv.client(func(o *kinesis.Options) { o.HTTPClient = &http.Client{Transport: tr, Timeout: sdkCallTimeout} })
+	}
+	tr, c := newClient()
 	createStream(t, c, crashStream, crashShards)
 	ledger := newCrashLedger()
 	catalog := newCatalogLedger()
@@ -149,8 +152,11 @@ func TestCrashDurability(t *testing.T) {
 		srv.kill9()
 		cancel()
 		wg.Wait()
-		tr.CloseIdleConnections()
 		wrote := time.Since(start)
+		// Requests cut off by the kill may leave the transport with
+		// connections in odd states; start the next phase on a fresh one.
+		tr.CloseIdleConnections()
+		tr, c = newClient()
 
 		srv.restart()
 		waitActive(t, c, crashStream)
@@ -202,7 +208,7 @@ func crashWriter(ctx context.Context, c *kinesis.Client, rng *rand.Rand, nextID,
 		if single {
 			id := ids[0]
 			out, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(crashStream),
-				PartitionKey: aws.String(fmt.Sprintf("pk-%d", id%997)), Data: crashPayload(id)})
+				PartitionKey: aws.String(fmt.Sprintf("pk-%d", id%997)), Data: crashPayload(id)}, noRetries)
 			if err != nil {
 				crashWriteError(err, killing, ledger)
 				continue
@@ -216,7 +222,7 @@ func crashWriter(ctx context.Context, c *kinesis.Client, rng *rand.Rand, nextID,
 		for i, id := range ids {
 			entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprintf("pk-%d", id%997)), Data: crashPayload(id)}
 		}
-		out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(crashStream), Records: entries})
+		out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(crashStream), Records: entries}, noRetries)
 		if err != nil {
 			crashWriteError(err, killing, ledger)
 			continue
@@ -357,7 +363,7 @@ func newCatalogLedger() *catalogLedger {
 func (l *catalogLedger) churn(ctx context.Context, c *kinesis.Client, round int, killing *atomic.Bool) {
 	for i := 0; i < crashMaxStreamsPerRound && ctx.Err() == nil && !killing.Load(); i++ {
 		name := fmt.Sprintf("cp-%d-%d", round, i)
-		_, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(1)})
+		_, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(1)}, noRetries)
 		if err != nil {
 			l.failed("CreateStream "+name, err, killing)
 			return
@@ -372,7 +378,7 @@ func (l *catalogLedger) churn(ctx context.Context, c *kinesis.Client, round int,
 		l.mu.Lock()
 		delete(l.created, name)
 		l.mu.Unlock()
-		_, err = c.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)})
+		_, err = c.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)}, noRetries)
 		if err != nil {
 			l.failed("DeleteStream "+name, err, killing)
 			return
