@@ -32,8 +32,9 @@ var cborEnc = func() cbor.EncMode {
 // Marshal encodes a response. JSON has encoding/json semantics with the
 // json tags (HTML characters are not escaped, as AWS does not); CBOR is a
 // definite-length map with the same member names, []byte as byte strings
-// and Timestamp as tag 1 + epoch milliseconds. A nil v (or nil pointer)
-// encodes as an empty object.
+// and Timestamp as tag 1 + epoch milliseconds; struct members keep their
+// declaration order, Go maps' keys come in iteration order (JSON sorts
+// them). A nil v (or nil pointer) encodes as an empty object.
 func Marshal(p Protocol, v any) ([]byte, error) {
 	if v == nil || isNilPointer(v) {
 		switch p {

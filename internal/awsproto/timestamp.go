@@ -1,10 +1,13 @@
 package awsproto
 
 import (
+	"encoding/json"
 	"math"
 	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // Timestamp is an AWS timestamp with millisecond precision, as Kinesis
@@ -31,6 +34,13 @@ import (
 // Long.parseLong, so it must be an integer), and Jackson's CBOR parser
 // skips tags. Writing the tag mirrors what the SDK itself sends.
 type Timestamp struct{ Millis int64 }
+
+var (
+	_ json.Marshaler   = Timestamp{}
+	_ json.Unmarshaler = (*Timestamp)(nil)
+	_ cbor.Marshaler   = Timestamp{}
+	_ cbor.Unmarshaler = (*Timestamp)(nil)
+)
 
 // TimestampFromTime converts t, flooring to a millisecond.
 func TimestampFromTime(t time.Time) Timestamp { return Timestamp{Millis: t.UnixMilli()} }
