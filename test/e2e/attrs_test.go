@@ -402,3 +402,35 @@ func TestAttrRecordDistribution(t *testing.T) {
 		t.Errorf("enum message %q", ae.ErrorMessage())
 	}
 }
+
+// TestAttrCBOR checks that the attribute operations answer the Java SDK's
+// CBOR: nested structures, lists of structures and timestamps as tag 1 +
+// epoch milliseconds.
+func TestAttrCBOR(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	createStream(t, srv.client(), "cbor-attrs", 1)
+	before := time.Now().Add(-2 * time.Second).UnixMilli()
+	cborCall(t, srv, "AddTagsToStream", mustCBOR(t, map[string]any{"StreamName": "cbor-attrs", "Tags": map[string]string{"b": "2", "a": "1"}}))
+	out := cborCall(t, srv, "ListTagsForStream", mustCBOR(t, map[string]any{"StreamName": "cbor-attrs"}))
+	tags := out.array(t, "Tags")
+	if len(tags) != 2 || tags[0].text(t, "Key") != "a" || tags[0].text(t, "Value") != "1" || tags[1].text(t, "Key") != "b" {
+		t.Fatalf("ListTagsForStream over CBOR: %v", tags)
+	}
+	out = cborCall(t, srv, "UpdateAccountSettings", mustCBOR(t, map[string]any{
+		"MinimumThroughputBillingCommitment": map[string]string{"Status": "ENABLED"},
+	}))
+	raw, ok := out["MinimumThroughputBillingCommitment"]
+	if !ok {
+		t.Fatalf("UpdateAccountSettings over CBOR: members %v", out.keys())
+	}
+	mc := decodeCBORObj(t, "MinimumThroughputBillingCommitment", raw)
+	if raw := mc["StartedAt"]; len(raw) == 0 || raw[0] != 0xc1 {
+		t.Errorf("StartedAt is not tagged as an epoch time: % x", raw)
+	}
+	started := mc.millis(t, "StartedAt")
+	if mc.text(t, "Status") != "ENABLED" || started < before || mc.millis(t, "EarliestAllowedEndAt")-started != 24*3600*1000 {
+		t.Errorf("UpdateAccountSettings over CBOR: status %s started %d earliest end %d",
+			mc.text(t, "Status"), started, mc.millis(t, "EarliestAllowedEndAt"))
+	}
+}
