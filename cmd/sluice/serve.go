@@ -129,10 +129,14 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return describeOpenError(cfg.DataDir, err)
 	}
-	eng, err := engine.Open(engine.Config{
+	ecfg := engine.Config{
 		Region: cfg.Region, AccountID: cfg.AccountID, StateDelay: cfg.StateDelay,
 		IteratorTTL: cfg.IteratorTTL, Logger: log,
-	}, store)
+	}
+	if cfg.ShardLimits == "aws" {
+		ecfg.ShardLimits = engine.AWSShardLimits()
+	}
+	eng, err := engine.Open(ecfg, store)
 	if err != nil {
 		store.Close()
 		return fmt.Errorf("load streams from %s: %w", cfg.DataDir, err)

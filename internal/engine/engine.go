@@ -41,8 +41,11 @@ type Config struct {
 	ShardQuota int
 	// MaxStreamsCreating bounds streams in CREATING at once; zero means 5.
 	MaxStreamsCreating int
-	Clock              Clock        // nil means the wall clock
-	Logger             *slog.Logger // nil means slog.Default()
+	// ShardLimits are the per-shard throughput limits; the zero value
+	// enforces none.
+	ShardLimits ShardLimits
+	Clock       Clock        // nil means the wall clock
+	Logger      *slog.Logger // nil means slog.Default()
 }
 
 // Validate fills in defaults and rejects impossible settings.

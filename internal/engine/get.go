@@ -48,6 +48,9 @@ func (e *Engine) GetShardIterator(p IteratorParams) (string, error) {
 	if sh == nil || st.gone {
 		return "", e.shardNotFound(p.Stream, id)
 	}
+	if !sh.lim.admitIterator(&e.cfg.ShardLimits, e.nowMillis()) {
+		return "", e.throttled(p.Stream, id)
+	}
 	offset, err := e.iteratorOffset(p, sh)
 	if err != nil {
 		return "", err
@@ -197,6 +200,9 @@ func (e *Engine) GetRecords(iterator string, limit int) (GetRecordsResult, error
 	if limit <= 0 || limit > MaxGetRecordsCount {
 		limit = MaxGetRecordsCount
 	}
+	if !sh.lim.admitRead(&e.cfg.ShardLimits, now.UnixMilli()) {
+		return GetRecordsResult{}, e.throttled(it.StreamName, id)
+	}
 	return e.readShard(st, sh, it, limit, now.UnixMilli())
 }
 
@@ -214,12 +220,15 @@ func (e *Engine) readShard(st *stream, sh *shard, it iteratorState, limit int, n
 			return res, e.internalFailure(err)
 		}
 		res.Records = make([]Record, len(recs))
+		bytes := 0
 		for i, r := range recs {
+			bytes += len(r.PartitionKey) + len(r.Data)
 			res.Records[i] = Record{
 				SequenceNumber: sh.seq(r.Offset+1, r.ArrivalMillis).String(),
 				ArrivalMillis:  r.ArrivalMillis, PartitionKey: r.PartitionKey, Data: r.Data,
 			}
 		}
+		sh.lim.chargeRead(&e.cfg.ShardLimits, bytes)
 		from += uint64(len(recs))
 		if from < end && len(recs) > 0 {
 			res.MillisBehindLatest = max(0, sh.log.LastArrivalMillis()-recs[len(recs)-1].ArrivalMillis)

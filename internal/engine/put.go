@@ -136,6 +136,26 @@ func (e *Engine) PutRecords(name string, entries []PutEntry) ([]PutResult, error
 // appendGroup appends the entries at idx to sh as one batch and fills their
 // results. Each call writes disjoint elements of results.
 func (e *Engine) appendGroup(st *stream, sh *shard, entries []PutEntry, idx []int, results []PutResult, now int64) {
+	sizes := make([]int, len(idx))
+	for j, i := range idx {
+		sizes[j] = len(entries[i].PartitionKey) + len(entries[i].Data)
+	}
+	admitted, all := sh.lim.admitWrites(&e.cfg.ShardLimits, sizes, now)
+	if !all {
+		thr := e.throttled(st.meta.Name, sh.id)
+		kept := idx[:0:0]
+		for j, i := range idx {
+			if admitted[j] {
+				kept = append(kept, i)
+			} else {
+				results[i] = PutResult{ErrorCode: thr.Code, ErrorMessage: thr.Message}
+			}
+		}
+		idx = kept
+		if len(idx) == 0 {
+			return
+		}
+	}
 	batch := make([]storage.Entry, len(idx))
 	for j, i := range idx {
 		batch[j] = storage.Entry{PartitionKey: entries[i].PartitionKey, Data: entries[i].Data}

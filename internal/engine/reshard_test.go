@@ -188,3 +188,85 @@ func TestReshardStates(t *testing.T) {
 	h.clock.Advance(time.Second)
 	wantCode(t, h.eng.SplitShard("od", "0", "100"), CodeValidation)
 }
+
+func TestThroughputLimits(t *testing.T) {
+	h := newHarness(t, Config{ShardLimits: AWSShardLimits()})
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// 1000 records per second: a 1200-record burst loses its last 200.
+	var entries []PutEntry
+	for i := range 1200 {
+		entries = append(entries, PutEntry{PartitionKey: "k", Data: []byte{byte(i)}})
+	}
+	res, err := h.eng.PutRecords("s", entries[:500])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2, _ := h.eng.PutRecords("s", entries[500:1000])
+	res3, _ := h.eng.PutRecords("s", entries[1000:])
+	failed := 0
+	for _, r := range append(append(res, res2...), res3...) {
+		if r.ErrorCode != "" {
+			if r.ErrorCode != CodeThroughputExceeded || r.ErrorMessage != "Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000." {
+				t.Fatalf("failure %+v", r)
+			}
+			failed++
+		}
+	}
+	if failed != 200 {
+		t.Fatalf("%d records throttled, want 200", failed)
+	}
+	_, err = h.eng.PutRecord("s", PutEntry{PartitionKey: "k"}, "")
+	wantCode(t, err, CodeThroughputExceeded)
+	h.clock.Advance(100 * time.Millisecond) // refills 100 records
+	res, _ = h.eng.PutRecords("s", entries[:150])
+	failed = 0
+	for _, r := range res {
+		if r.ErrorCode != "" {
+			failed++
+		}
+	}
+	if failed != 50 {
+		t.Fatalf("after 100 ms: %d throttled, want 50", failed)
+	}
+	// 1 MiB per second: one 1 MiB record passes, the next waits a second.
+	h.clock.Advance(time.Second)
+	big := PutEntry{PartitionKey: "k", Data: make([]byte, 1<<20-1)}
+	if _, err := h.eng.PutRecord("s", big, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.eng.PutRecord("s", big, "")
+	wantCode(t, err, CodeThroughputExceeded)
+	h.clock.Advance(time.Second)
+	if _, err := h.eng.PutRecord("s", big, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// Five GetRecords calls per second.
+	it := h.iterator("s", "0", IteratorLatest, "", nil)
+	for range 4 {
+		it = h.read(it).NextShardIterator
+	}
+	h.read(it)
+	_, err = h.eng.GetRecords(it, 0)
+	wantCode(t, err, CodeThroughputExceeded)
+	// A read of about 4 MiB overdraws the 2 MiB/s budget by 2 MiB: reads
+	// wait until it is repaid.
+	for range 2 {
+		h.clock.Advance(time.Second)
+		if _, err := h.eng.PutRecord("s", big, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Advance(2 * time.Second)
+	trim := h.iterator("s", "0", IteratorTrimHorizon, "", nil)
+	if r := h.read(trim); len(r.Records) == 0 {
+		t.Fatal("read nothing")
+	}
+	h.clock.Advance(300 * time.Millisecond) // repays 0.6 of the 2 MiB debt
+	_, err = h.eng.GetRecords(trim, 0)
+	wantCode(t, err, CodeThroughputExceeded)
+	h.clock.Advance(time.Second)
+	h.read(trim)
+}

@@ -106,6 +106,7 @@ type shard struct {
 	rng   HashRange
 	log   *storage.ShardLog
 	store string // storage key
+	lim   shardLimiter
 }
 
 // ShardID formats a shard index as AWS does: shardId-000000000000.
