@@ -78,7 +78,11 @@ func (l *shardLimiter) admitWrites(lim *ShardLimits, sizes []int, now int64) (ad
 	l.writeRecords.refill(now, lim.WriteRecordsPerSecond)
 	all = true
 	for i, n := range sizes {
-		okBytes := lim.WriteBytesPerSecond == 0 || l.writeBytes.tokens >= float64(n)
+		// A record larger than a second's budget (possible where
+		// MaxRecordSizeInKiB is raised) passes when the budget is full,
+		// and the shard then owes the difference.
+		need := min(float64(n), float64(lim.WriteBytesPerSecond))
+		okBytes := lim.WriteBytesPerSecond == 0 || l.writeBytes.tokens >= need
 		okRecs := lim.WriteRecordsPerSecond == 0 || l.writeRecords.tokens >= 1
 		if okBytes && okRecs {
 			l.writeBytes.tokens -= float64(n)
