@@ -122,7 +122,9 @@ func TestAWSCLI(t *testing.T) {
 	}
 	t.Logf("using %s (%s)", bin, version)
 
-	srv := startServer(t)
+	// Default settings, AWS's shard limits included: a CLI session like
+	// this one stays well within them.
+	srv := startServerAWSLimits(t)
 	cli := newAWSCLI(t, bin, srv.endpoint())
 	const name = "s"
 

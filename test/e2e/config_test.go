@@ -98,7 +98,7 @@ func TestShardLimits(t *testing.T) {
 	}
 
 	t.Run("aws", func(t *testing.T) {
-		srv := startServer(t) // --shard-limits aws is the default
+		srv := startServerAWSLimits(t) // --shard-limits aws is the default
 		c := srv.client()
 		createStream(t, c, "hot", 1)
 		start := time.Now()

@@ -76,9 +76,30 @@ func freePort(t testing.TB) int {
 // t.TempDir()` plus args, waits until /healthz answers 200, and registers a
 // cleanup that stops it with SIGTERM and checks it exited cleanly. The
 // server's output goes to the test log when the test fails.
+//
+// Unless args choose otherwise, the server runs with --shard-limits off:
+// functional tests read one shard many times a second, which AWS's 5 reads
+// a second would throttle. TestShardLimits and startServerAWSLimits cover
+// the default.
 func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
+	return startServerDir(t, t.TempDir(), withLimitsOff(args)...)
+}
+
+// startServerAWSLimits starts a server with the default settings
+// (--shard-limits aws).
+func startServerAWSLimits(t testing.TB, args ...string) *server {
+	t.Helper()
 	return startServerDir(t, t.TempDir(), args...)
+}
+
+func withLimitsOff(args []string) []string {
+	for _, a := range args {
+		if a == "--shard-limits" || strings.HasPrefix(a, "--shard-limits=") {
+			return args
+		}
+	}
+	return append(append([]string{}, args...), "--shard-limits", "off")
 }
 
 // startServerDir is startServer on a given data directory.
