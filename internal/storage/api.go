@@ -5,6 +5,20 @@
 //
 // This file is the contract the engine codes against. The embedded segment
 // log implements it; a replicated backend will implement the same contract.
+//
+// On-disk formats are specified in docs/format (README.md: the data
+// directory; segment.md: segments, indexes, recovery and bounds). Files:
+// store.go and store_shards.go (data directory, shard lifecycle),
+// catalog.go (bbolt), shard.go (ShardLog state and views), shard_open.go
+// (recovery), shard_append.go (append, group commit, segment roll),
+// shard_read.go (Read, SeekTime), segment.go (segment and index files),
+// format.go (byte layouts).
+//
+// Concurrency: storage starts no goroutines. Lock order is Store.mu, then
+// ShardLog.mu. Appenders hold ShardLog.mu only to write their batch and
+// while waiting on its condition variable; the fdatasync runs without it.
+// Readers take no lock: they read an immutable snapshot (logView) that is
+// replaced after every sync.
 package storage
 
 import "errors"
