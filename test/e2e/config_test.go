@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,6 +223,74 @@ func TestShardLimits(t *testing.T) {
 		}
 		if n := len(readShard(t, c, "cold", shardID(0))); n != 2500 {
 			t.Errorf("read %d records, want 2500", n)
+		}
+	})
+}
+
+// runDetached starts the binary with args and env in dir, waits until
+// endpoint/healthz answers, stops it with sig and checks the exit status is
+// 0. It returns the process output.
+func runDetached(t *testing.T, dir, endpoint string, env []string, sig os.Signal, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(sluiceBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(serverBaseEnv(), env...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(done)
+	}()
+	if err := waitHealthy(endpoint, done, healthTimeout); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(stopTimeout):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("no exit within %v of %v\n%s", stopTimeout, sig, out.String())
+	}
+	if waitErr != nil {
+		t.Errorf("exit after %v: %v\n%s", sig, waitErr, out.String())
+	}
+	return out.String()
+}
+
+// TestServeSettings checks the defaults of `sluice serve` (listen on
+// 127.0.0.1:4567, data in ./sluice-data), the SLUICE_LISTEN and
+// SLUICE_DATA_DIR environment forms, and a clean exit on SIGINT.
+func TestServeSettings(t *testing.T) {
+	t.Parallel()
+
+	t.Run("env", func(t *testing.T) {
+		dir := t.TempDir()
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		data := filepath.Join(dir, "from-env")
+		runDetached(t, dir, "http://"+addr, []string{"SLUICE_LISTEN=" + addr, "SLUICE_DATA_DIR=" + data}, syscall.SIGINT, "serve")
+		if st, err := os.Stat(data); err != nil || !st.IsDir() {
+			t.Errorf("SLUICE_DATA_DIR=%s: no data directory created (%v)", data, err)
+		}
+	})
+
+	t.Run("defaults", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:4567")
+		if err != nil {
+			t.Skipf("default port 127.0.0.1:4567 is busy: %v", err)
+		}
+		l.Close()
+		dir := t.TempDir()
+		runDetached(t, dir, "http://127.0.0.1:4567", nil, syscall.SIGTERM, "serve")
+		if st, err := os.Stat(filepath.Join(dir, "sluice-data")); err != nil || !st.IsDir() {
+			t.Errorf("no ./sluice-data created by default (%v)", err)
 		}
 	})
 }
