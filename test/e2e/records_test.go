@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -412,7 +413,8 @@ func TestShardIteratorTypes(t *testing.T) {
 	expectErr(t, err, "InvalidArgumentException", "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "+
 		"(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified TRIM_HORIZON and also a StartingSequenceNumber.")
 	_, err = c.GetShardIterator(ctx, withType(types.ShardIteratorTypeAtTimestamp, nil))
-	apiErr(t, err, "InvalidArgumentException")
+	expectErr(t, err, "InvalidArgumentException",
+		"Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
 
 	// A sequence number from shard 1 used on shard 0.
 	other, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("p"),
@@ -542,7 +544,14 @@ func TestExpiredIterator(t *testing.T) {
 	for {
 		_, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
 		if err != nil {
-			expectErrPrefix(t, err, "ExpiredIteratorException", "Iterator expired.")
+			ae := apiErr(t, err, "ExpiredIteratorException")
+			// AWS's text, with Java Date.toString times (kinesalite's tests).
+			re := regexp.MustCompile(`^Iterator expired\. The iterator was created at time \w{3} \w{3} \d{2} \d{2}:\d{2}:\d{2} UTC \d{4} ` +
+				`while right now it is \w{3} \w{3} \d{2} \d{2}:\d{2}:\d{2} UTC \d{4} ` +
+				`which is further in the future than the tolerated delay of 1000 milliseconds\.$`)
+			if !re.MatchString(ae.ErrorMessage()) {
+				t.Errorf("ExpiredIteratorException message %q does not match %s", ae.ErrorMessage(), re)
+			}
 			if el := time.Since(issued); el < 900*time.Millisecond {
 				t.Errorf("iterator expired after %v with a 1s TTL", el)
 			}

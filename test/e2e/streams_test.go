@@ -470,10 +470,7 @@ func TestListShards(t *testing.T) {
 		// NextToken together with StreamName is rejected.
 		if i == 0 {
 			_, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name), NextToken: out.NextToken})
-			ae := apiErr(t, err, "InvalidArgumentException")
-			if !strings.Contains(ae.ErrorMessage(), "NextToken") {
-				t.Errorf("NextToken+StreamName message %q does not mention NextToken", ae.ErrorMessage())
-			}
+			expectErr(t, err, "InvalidArgumentException", "NextToken and StreamName cannot be provided together.")
 		}
 		in = &kinesis.ListShardsInput{NextToken: out.NextToken, MaxResults: aws.Int32(2)}
 	}
