@@ -45,13 +45,13 @@ func (e *Engine) GetShardIterator(p IteratorParams) (string, error) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	sh := st.shardByIndex(idx)
-	if sh == nil || st.gone {
+	if sh == nil || st.gone || st.expiredLocked(sh, e.nowMillis()) {
 		return "", e.shardNotFound(p.Stream, id)
 	}
 	if !sh.lim.admitIterator(&e.cfg.ShardLimits, e.nowMillis()) {
 		return "", e.throttled(p.Stream, id)
 	}
-	offset, err := e.iteratorOffset(p, sh)
+	offset, err := e.iteratorOffset(p, st, sh)
 	if err != nil {
 		return "", err
 	}
@@ -69,7 +69,17 @@ func (sh *shard) end() uint64 {
 	return sh.log.End()
 }
 
-func (e *Engine) iteratorOffset(p IteratorParams, sh *shard) (uint64, error) {
+// retainedStart is retainedStartLocked with storage errors reported as
+// InternalFailure.
+func (e *Engine) retainedStart(st *stream, sh *shard) (uint64, error) {
+	off, err := e.retainedStartLocked(st, sh, e.nowMillis())
+	if err != nil {
+		return 0, e.internalFailure(err)
+	}
+	return off, nil
+}
+
+func (e *Engine) iteratorOffset(p IteratorParams, st *stream, sh *shard) (uint64, error) {
 	hasSeq := p.StartingSequence != ""
 	switch p.Type {
 	case IteratorTrimHorizon, IteratorLatest:
@@ -77,21 +87,21 @@ func (e *Engine) iteratorOffset(p IteratorParams, sh *shard) (uint64, error) {
 			return 0, errorf(CodeInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and also a StartingSequenceNumber.", p.Type)
 		}
 		if p.Type == IteratorTrimHorizon {
-			return sh.log.Start(), nil
+			return e.retainedStart(st, sh)
 		}
 		return sh.end(), nil
 	case IteratorAtSequence, IteratorAfterSequence:
 		if !hasSeq {
 			return 0, errorf(CodeInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and no StartingSequenceNumber.", p.Type)
 		}
-		return e.sequenceOffset(p, sh)
+		return e.sequenceOffset(p, st, sh)
 	case IteratorAtTimestamp:
-		return e.timestampOffset(p, sh)
+		return e.timestampOffset(p, st, sh)
 	}
 	return 0, errorf(CodeInvalidArgument, "Invalid ShardIteratorType %s.", p.Type)
 }
 
-func (e *Engine) sequenceOffset(p IteratorParams, sh *shard) (uint64, error) {
+func (e *Engine) sequenceOffset(p IteratorParams, st *stream, sh *shard) (uint64, error) {
 	invalid := func(suffix string) error {
 		return errorf(CodeInvalidArgument, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid%s.",
 			p.StartingSequence, sh.id, p.Stream, e.cfg.AccountID, suffix)
@@ -122,10 +132,11 @@ func (e *Engine) sequenceOffset(p IteratorParams, sh *shard) (uint64, error) {
 	if offset > end {
 		return 0, invalid("")
 	}
-	return max(offset, sh.log.Start()), nil
+	start, err := e.retainedStart(st, sh)
+	return max(offset, start), err
 }
 
-func (e *Engine) timestampOffset(p IteratorParams, sh *shard) (uint64, error) {
+func (e *Engine) timestampOffset(p IteratorParams, st *stream, sh *shard) (uint64, error) {
 	if p.StartingSequence != "" {
 		return 0, errorf(CodeInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and also a StartingSequenceNumber.", p.Type)
 	}
@@ -140,7 +151,8 @@ func (e *Engine) timestampOffset(p IteratorParams, sh *shard) (uint64, error) {
 	if err != nil {
 		return 0, e.internalFailure(err)
 	}
-	return min(max(off, sh.log.Start()), sh.end()), nil
+	start, err := e.retainedStart(st, sh)
+	return min(max(off, start), sh.end()), err
 }
 
 // Record is one record returned by GetRecords. Data belongs to the caller.
@@ -208,7 +220,11 @@ func (e *Engine) GetRecords(iterator string, limit int) (GetRecordsResult, error
 
 func (e *Engine) readShard(st *stream, sh *shard, it iteratorState, limit int, now int64) (GetRecordsResult, error) {
 	end := sh.end()
-	from := max(it.Offset, sh.log.Start())
+	start, err := e.retainedStartLocked(st, sh, now)
+	if err != nil {
+		return GetRecordsResult{}, e.internalFailure(err)
+	}
+	from := max(it.Offset, start)
 	var res GetRecordsResult
 	if from < end {
 		recs, err := sh.log.Read(from, min(limit, int(end-from)), maxGetRecordsBytes)

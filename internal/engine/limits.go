@@ -59,6 +59,9 @@ type shardLimiter struct {
 	readBytes    bucket
 	readCalls    bucket
 	iterCalls    bucket
+	// throttledSecs are the recent seconds (Unix) in which writes were
+	// refused; see noteThrottle.
+	throttledSecs []int64
 }
 
 // admitWrites decides, in order, which of the records (given by their

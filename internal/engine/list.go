@@ -66,10 +66,11 @@ func (e *Engine) ListShards(p ListShardsParams) ([]ShardInfo, string, error) {
 	if limit <= 0 || limit > MaxListShards {
 		limit = DefaultListShards
 	}
+	now := e.nowMillis()
 	keep := e.shardFilterLocked(st, cur)
 	var out []ShardInfo
 	for _, sh := range st.shards {
-		if int64(sh.meta.Index) <= cur.After || !keep(sh) {
+		if int64(sh.meta.Index) <= cur.After || st.expiredLocked(sh, now) || !keep(sh) {
 			continue
 		}
 		if len(out) == limit {
@@ -135,7 +136,7 @@ func (e *Engine) shardFilterLocked(st *stream, cur listShardsCursor) func(*shard
 		// retained shard family: those with no retained parent.
 		retained := map[uint32]bool{}
 		for _, sh := range st.shards {
-			retained[sh.meta.Index] = true
+			retained[sh.meta.Index] = !st.expiredLocked(sh, now)
 		}
 		return func(sh *shard) bool {
 			p, a := sh.meta.Parent, sh.meta.AdjacentParent

@@ -109,8 +109,15 @@ func (e *Engine) PutRecords(name string, entries []PutEntry) ([]PutResult, error
 	}
 	open := st.openShardsLocked()
 	groups := make(map[*shard][]int, len(open))
+	auto := st.meta.RecordDistribution == DistributionAuto
 	for i, k := range keys {
-		sh := routeLocked(open, k)
+		var sh *shard
+		if auto {
+			// AUTO ignores keys and spreads records over the open shards.
+			sh = open[st.spread.Add(1)%uint64(len(open))]
+		} else {
+			sh = routeLocked(open, k)
+		}
 		groups[sh] = append(groups[sh], i)
 	}
 	results := make([]PutResult, len(entries))
@@ -152,6 +159,9 @@ func (e *Engine) appendGroup(st *stream, sh *shard, entries []PutEntry, idx []in
 			}
 		}
 		idx = kept
+		if st.meta.Mode == ModeOnDemand && sh.lim.noteThrottle(now) {
+			e.scaleHotShard(st.meta.Name, sh.meta.Index)
+		}
 		if len(idx) == 0 {
 			return
 		}

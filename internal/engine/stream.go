@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicedata/sluice/internal/storage"
@@ -72,6 +73,9 @@ type streamMeta struct {
 	ShardCountUpdates []int64     `json:"shardCountUpdates,omitempty"`
 	NextShardIndex    uint32      `json:"nextShardIndex"`
 	Shards            []shardMeta `json:"shards"`
+	// RetainedFromMillis is a floor under the trim horizon: raising the
+	// retention does not bring back records that had already expired.
+	RetainedFromMillis int64 `json:"retainedFrom,omitempty"`
 }
 
 // shardMeta is one shard's part of the catalog record.
@@ -92,6 +96,8 @@ type shardMeta struct {
 }
 
 type stream struct {
+	// spread counts records routed by the AUTO distribution strategy.
+	spread atomic.Uint64
 	mu     sync.RWMutex
 	meta   streamMeta // Shards is rebuilt from shards by syncMetaLocked
 	shards []*shard   // in index order
@@ -250,6 +256,10 @@ type CreateStreamParams struct {
 	Mode             string
 	Tags             map[string]string
 	MaxRecordSizeKiB int // 0 when absent
+	// WarmThroughputMiBps is nil when absent.
+	WarmThroughputMiBps *int
+	// RecordDistribution is AUTO, USER_PARTITION_KEY or "" (the latter).
+	RecordDistribution string
 }
 
 // CreateStream creates a stream with evenly split shards. It is CREATING for
@@ -328,7 +338,7 @@ func (e *Engine) buildStream(p CreateStreamParams, count int, now time.Time) (*s
 		Name: p.Name, UID: hex.EncodeToString(uid[:]), CreatedMillis: now.UnixMilli(),
 		Status: StatusActive, Mode: p.Mode, RetentionHours: defaultRetentionHours,
 		EncryptionType: "NONE", MaxRecordSizeKiB: p.MaxRecordSizeKiB, Tags: p.Tags,
-		NextShardIndex: uint32(count),
+		NextShardIndex: uint32(count), WarmThroughputMiBps: p.WarmThroughputMiBps, RecordDistribution: p.RecordDistribution,
 	}
 	if e.cfg.StateDelay > 0 {
 		m.Status = StatusCreating
@@ -449,12 +459,16 @@ func (e *Engine) DescribeStream(name string) (StreamInfo, error) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	m := &st.meta
+	now := e.nowMillis()
 	info := StreamInfo{
-		Name: m.Name, ARN: e.streamARN(m.Name), Status: st.statusLocked(e.nowMillis()), Mode: m.Mode,
+		Name: m.Name, ARN: e.streamARN(m.Name), Status: st.statusLocked(now), Mode: m.Mode,
 		CreatedMillis: m.CreatedMillis, RetentionHours: m.RetentionHours, EncryptionType: m.EncryptionType,
 		KeyID: m.KeyID, ShardLevelMetrics: append([]string(nil), m.ShardLevelMetrics...), MaxRecordSizeKiB: m.MaxRecordSizeKiB,
 	}
 	for _, sh := range st.shards {
+		if st.expiredLocked(sh, now) {
+			continue
+		}
 		info.Shards = append(info.Shards, shardInfo(sh))
 		if sh.meta.ClosedMillis == 0 {
 			info.OpenShardCount++
@@ -517,5 +531,11 @@ func (e *Engine) ListStreams() []StreamSummary {
 
 // trimHorizonLocked is the oldest arrival time the stream still retains.
 func (st *stream) trimHorizonLocked(now int64) int64 {
-	return max(now-int64(st.meta.RetentionHours)*3600_000, st.meta.CreatedMillis)
+	return max(now-int64(st.meta.RetentionHours)*3600_000, st.meta.CreatedMillis, st.meta.RetainedFromMillis)
+}
+
+// expiredLocked reports whether sh is a closed shard all of whose records
+// are past retention; such shards are no longer listed or readable.
+func (st *stream) expiredLocked(sh *shard, now int64) bool {
+	return sh.meta.ClosedMillis != 0 && sh.meta.ClosedMillis < st.trimHorizonLocked(now)
 }

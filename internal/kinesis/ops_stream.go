@@ -46,7 +46,18 @@ func (s *Service) createStream(r *Request) (any, error) {
 	case mode == engine.ModeProvisioned && in.ShardCount == nil:
 		return nil, awsproto.Errorf("ValidationException", "ShardCount is required when StreamMode=PROVISIONED")
 	}
-	p := engine.CreateStreamParams{Name: *in.StreamName, Mode: mode, Tags: in.Tags}
+	if err := s.eng.CheckCreateStreamTags(*in.StreamName, in.Tags); err != nil {
+		return nil, err
+	}
+	p := engine.CreateStreamParams{Name: *in.StreamName, Mode: mode, Tags: in.Tags, RecordDistribution: deref(in.RecordDistributionStrategy)}
+	if p.RecordDistribution == engine.DistributionAuto && mode != engine.ModeOnDemand {
+		return nil, awsproto.Errorf("InvalidArgumentException",
+			"RecordDistributionStrategy AUTO is only supported for streams in ON_DEMAND capacity mode.")
+	}
+	if in.WarmThroughputMiBps != nil {
+		w := int(*in.WarmThroughputMiBps)
+		p.WarmThroughputMiBps = &w
+	}
 	if in.ShardCount != nil {
 		p.ShardCount = int(*in.ShardCount)
 	}
@@ -189,7 +200,17 @@ func (s *Service) describeStreamSummary(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	settings, err := s.eng.StreamSettings(name)
+	if err != nil {
+		return nil, err
+	}
+	var warm *warmThroughput
+	if w := settings.WarmThroughput; w != nil {
+		target, current := int64(w.TargetMiBps), int64(w.CurrentMiBps)
+		warm = &warmThroughput{TargetMiBps: &target, CurrentMiBps: &current}
+	}
 	return describeStreamSummaryOutput{StreamDescriptionSummary: streamDescriptionSummary{
+		WarmThroughput: warm, RecordDistributionStrategy: settings.RecordDistribution,
 		StreamName: info.Name, StreamARN: s.streamARN(r, info.Name), StreamStatus: info.Status,
 		StreamModeDetails: &streamModeDetails{StreamMode: &info.Mode}, RetentionPeriodHours: info.RetentionHours,
 		StreamCreationTimestamp: awsproto.Timestamp{Millis: info.CreatedMillis}, EnhancedMonitoring: enhanced(info.ShardLevelMetrics),

@@ -58,13 +58,9 @@ func register(ops map[string]handler) {
 // yet; they answer with a clear error instead of UnknownOperationException
 // so clients can tell the difference.
 var modelOperations = []string{
-	"CreateChannel", "DecreaseStreamRetentionPeriod", "DeleteChannel",
-	"DeregisterStreamConsumer", "DescribeChannel", "DescribeStreamConsumer",
-	"IncreaseStreamRetentionPeriod",
-	"ListChannels", "ListStreamConsumers", "MergeShards",
-	"RegisterStreamConsumer", "SplitShard",
-	"SubscribeToShard", "UpdateChannel",
-	"UpdateShardCount", "UpdateStreamMode",
+	"CreateChannel", "DeleteChannel", "DescribeChannel", "ListChannels", "UpdateChannel",
+	"RegisterStreamConsumer", "DeregisterStreamConsumer", "DescribeStreamConsumer", "ListStreamConsumers",
+	"SubscribeToShard",
 }
 
 // Handle runs one operation. The error, when not nil, is an *awsproto.Error

@@ -95,6 +95,9 @@ type streamDescriptionSummary struct {
 	OpenShardCount          int                `json:"OpenShardCount"`
 	ConsumerCount           int                `json:"ConsumerCount"`
 	MaxRecordSizeInKiB      int                `json:"MaxRecordSizeInKiB,omitempty"`
+	WarmThroughput          *warmThroughput    `json:"WarmThroughput,omitempty"`
+	// RecordDistributionStrategy is in the Go SDK's model (v1.56) only.
+	RecordDistributionStrategy string `json:"RecordDistributionStrategy,omitempty"`
 }
 
 type describeStreamSummaryOutput struct {

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestRetention(t *testing.T) {
+	h := newHarness(t, Config{})
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		increase bool
+		hours    int
+		code     string
+	}{
+		{true, 23, CodeInvalidArgument}, {true, 8761, CodeInvalidArgument}, {false, 48, CodeInvalidArgument},
+		{true, 48, ""}, {true, 24, CodeInvalidArgument}, {false, 72, CodeInvalidArgument}, {false, 24, ""}, {true, 8760, ""},
+	} {
+		var err error
+		if c.increase {
+			err = h.eng.IncreaseStreamRetentionPeriod("s", c.hours)
+		} else {
+			err = h.eng.DecreaseStreamRetentionPeriod("s", c.hours)
+		}
+		if c.code == "" && err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		} else if c.code != "" {
+			wantCode(t, err, c.code)
+		}
+	}
+	if err := h.eng.DecreaseStreamRetentionPeriod("s", 24); err != nil {
+		t.Fatal(err)
+	}
+	old := h.put("s", "k", "old")
+	h.clock.Advance(23 * time.Hour)
+	h.put("s", "k", "new")
+	if got := h.read(h.iterator("s", "0", IteratorTrimHorizon, "", nil)); len(got.Records) != 2 {
+		t.Fatalf("within retention: %d records", len(got.Records))
+	}
+	h.clock.Advance(2 * time.Hour) // "old" is 25 hours old now
+	got := h.read(h.iterator("s", "0", IteratorTrimHorizon, "", nil))
+	if len(got.Records) != 1 || string(got.Records[0].Data) != "new" {
+		t.Fatalf("after expiry: %+v", got.Records)
+	}
+	// An iterator into expired data starts at the trim horizon.
+	got = h.read(h.iterator("s", "0", IteratorAtSequence, old.SequenceNumber, nil))
+	if len(got.Records) != 1 || string(got.Records[0].Data) != "new" {
+		t.Fatalf("AT expired sequence number: %+v", got.Records)
+	}
+	// Raising retention does not bring expired records back.
+	if err := h.eng.IncreaseStreamRetentionPeriod("s", 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.read(h.iterator("s", "0", IteratorTrimHorizon, "", nil)); len(got.Records) != 1 {
+		t.Fatalf("after increase: %d records", len(got.Records))
+	}
+}
+
+func TestExpiredClosedShardsDisappear(t *testing.T) {
+	h := newHarness(t, Config{})
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Second)
+	if _, err := h.eng.UpdateShardCount("s", 2); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := h.eng.DescribeStream("s")
+	if len(info.Shards) != 3 {
+		t.Fatalf("shards %d", len(info.Shards))
+	}
+	h.clock.Advance(25 * time.Hour)
+	info, _ = h.eng.DescribeStream("s")
+	shards, _, _ := h.eng.ListShards(ListShardsParams{Stream: "s"})
+	if len(info.Shards) != 2 || len(shards) != 2 {
+		t.Fatalf("after retention: describe %d, list %d shards", len(info.Shards), len(shards))
+	}
+	_, err := h.eng.GetShardIterator(IteratorParams{Stream: "s", ShardID: "0", Type: IteratorTrimHorizon})
+	wantCode(t, err, CodeResourceNotFound)
+	roots, _, _ := h.eng.ListShards(ListShardsParams{Stream: "s", FilterType: FilterAtTrimHorizon})
+	if len(roots) != 2 {
+		t.Fatalf("AT_TRIM_HORIZON after the parent expired: %+v", roots)
+	}
+}
+
+func TestStreamModeAndOnDemandScaling(t *testing.T) {
+	limits := AWSShardLimits()
+	h := newHarness(t, Config{ShardLimits: limits})
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, h.eng.UpdateStreamMode("s", ModeProvisioned, nil), CodeInvalidArgument)
+	if err := h.eng.UpdateStreamMode("s", ModeOnDemand, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.eng.UpdateStreamMode("s", ModeProvisioned, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, h.eng.UpdateStreamMode("s", ModeOnDemand, nil), CodeLimitExceeded) // two changes a day
+	h.clock.Advance(24 * time.Hour)
+	if err := h.eng.UpdateStreamMode("s", ModeOnDemand, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A shard throttled in three separate seconds is split.
+	batch := make([]PutEntry, 500)
+	for i := range batch {
+		batch[i] = PutEntry{PartitionKey: fmt.Sprint(i), Data: []byte("x")}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.eng.PutRecords("s", batch)
+		h.eng.PutRecords("s", batch)
+		h.eng.PutRecords("s", batch)
+		h.clock.Advance(time.Second)
+		info, _ := h.eng.DescribeStream("s")
+		if info.OpenShardCount == 2 {
+			checkCover(t, h, "s")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hot shard not split: %+v", info.Shards)
+		}
+	}
+}
+
+func TestAutoDistribution(t *testing.T) {
+	h := newHarness(t, Config{})
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", Mode: ModeOnDemand, RecordDistribution: DistributionAuto}); err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]PutEntry, 400)
+	for i := range batch {
+		batch[i] = PutEntry{PartitionKey: "same-key", Data: []byte("x")}
+	}
+	res, err := h.eng.PutRecords("s", batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, r := range res {
+		per[r.ShardID]++
+	}
+	if len(per) != 4 || per["shardId-000000000000"] != 100 {
+		t.Fatalf("AUTO spread: %v", per)
+	}
+}
