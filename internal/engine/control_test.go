@@ -147,3 +147,44 @@ func TestAutoDistribution(t *testing.T) {
 		t.Fatalf("AUTO spread: %v", per)
 	}
 }
+
+func TestPerStreamLimitTags(t *testing.T) {
+	h := newHarness(t, Config{}) // limits off on the server
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1, Tags: map[string]string{"sluice.shard-limits": "aws"}}); err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]PutEntry, 500)
+	for i := range batch {
+		batch[i] = PutEntry{PartitionKey: "k", Data: []byte("x")}
+	}
+	count := func() (ok int) {
+		for range 3 {
+			res, err := h.eng.PutRecords("s", batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res {
+				if r.ErrorCode == "" {
+					ok++
+				}
+			}
+		}
+		return ok
+	}
+	if n := count(); n != 1000 {
+		t.Fatalf("with sluice.shard-limits=aws: %d of 1500 accepted, want 1000", n)
+	}
+	if err := h.eng.AddTags("s", map[string]string{"sluice.write-records-per-second": "1200"}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Second)
+	if n := count(); n != 1200 {
+		t.Fatalf("with 1200 records/s: %d accepted", n)
+	}
+	if err := h.eng.AddTags("s", map[string]string{"sluice.shard-limits": "off"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1500 {
+		t.Fatalf("with sluice.shard-limits=off: %d accepted", n)
+	}
+}

@@ -48,7 +48,7 @@ func (e *Engine) GetShardIterator(p IteratorParams) (string, error) {
 	if sh == nil || st.gone || st.expiredLocked(sh, e.nowMillis()) {
 		return "", e.shardNotFound(p.Stream, id)
 	}
-	if !sh.lim.admitIterator(&e.cfg.ShardLimits, e.nowMillis()) {
+	if !sh.lim.admitIterator(e.limitsLocked(st), e.nowMillis()) {
 		return "", e.throttled(p.Stream, id)
 	}
 	offset, err := e.iteratorOffset(p, st, sh)
@@ -212,7 +212,7 @@ func (e *Engine) GetRecords(iterator string, limit int) (GetRecordsResult, error
 	if limit <= 0 || limit > MaxGetRecordsCount {
 		limit = MaxGetRecordsCount
 	}
-	if !sh.lim.admitRead(&e.cfg.ShardLimits, now.UnixMilli()) {
+	if !sh.lim.admitRead(e.limitsLocked(st), now.UnixMilli()) {
 		return GetRecordsResult{}, e.throttled(it.StreamName, id)
 	}
 	return e.readShard(st, sh, it, limit, now.UnixMilli())
@@ -244,7 +244,7 @@ func (e *Engine) readShard(st *stream, sh *shard, it iteratorState, limit int, n
 				ArrivalMillis:  r.ArrivalMillis, PartitionKey: r.PartitionKey, Data: r.Data,
 			}
 		}
-		sh.lim.chargeRead(&e.cfg.ShardLimits, bytes)
+		sh.lim.chargeRead(e.limitsLocked(st), bytes)
 		from += uint64(len(recs))
 		if from < end && len(recs) > 0 {
 			res.MillisBehindLatest = max(0, sh.log.LastArrivalMillis()-recs[len(recs)-1].ArrivalMillis)

@@ -1,6 +1,9 @@
 package engine
 
-import "sync"
+import (
+	"strconv"
+	"sync"
+)
 
 // ShardLimits are the per-shard throughput limits. AWS's values are the
 // defaults; a zero rate means that limit is off.
@@ -142,4 +145,55 @@ func (l *shardLimiter) admitIterator(lim *ShardLimits, now int64) bool {
 
 func (e *Engine) throttled(stream, shardID string) *Error {
 	return errorf(CodeThroughputExceeded, "Rate exceeded for shard %s in stream %s under account %s.", shardID, stream, e.cfg.AccountID)
+}
+
+// Stream tags that override the server's limits for one stream, so that
+// operators can tune a stream with any Kinesis client (AddTagsToStream):
+//
+//	sluice.shard-limits               aws | off
+//	sluice.write-bytes-per-second     a positive integer
+//	sluice.write-records-per-second   a positive integer
+//	sluice.read-bytes-per-second      a positive integer
+//	sluice.read-calls-per-second      a positive integer
+//
+// A malformed value is ignored: tags are free text and must not break
+// writes.
+const (
+	tagShardLimits        = "sluice.shard-limits"
+	tagWriteBytesPerSec   = "sluice.write-bytes-per-second"
+	tagWriteRecordsPerSec = "sluice.write-records-per-second"
+	tagReadBytesPerSec    = "sluice.read-bytes-per-second"
+	tagReadCallsPerSec    = "sluice.read-calls-per-second"
+)
+
+// limitsLocked returns the limits that apply to st: the server's, or a copy
+// with the stream's tag overrides. The caller holds st.mu.
+func (e *Engine) limitsLocked(st *stream) *ShardLimits {
+	base := &e.cfg.ShardLimits
+	tags := st.meta.Tags
+	if len(tags) == 0 {
+		return base
+	}
+	out, changed := *base, false
+	switch tags[tagShardLimits] {
+	case "off":
+		out, changed = ShardLimits{}, true
+	case "aws":
+		out, changed = AWSShardLimits(), true
+	}
+	for key, field := range map[string]*int64{
+		tagWriteBytesPerSec: &out.WriteBytesPerSecond, tagWriteRecordsPerSec: &out.WriteRecordsPerSecond,
+		tagReadBytesPerSec: &out.ReadBytesPerSecond, tagReadCallsPerSec: &out.ReadCallsPerSecond,
+	} {
+		if v, ok := tags[key]; ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+				*field, changed = n, true
+				out.Enabled = out.Enabled || tags[tagShardLimits] != "off"
+			}
+		}
+	}
+	if !changed {
+		return base
+	}
+	return &out
 }

@@ -147,7 +147,7 @@ func (e *Engine) appendGroup(st *stream, sh *shard, entries []PutEntry, idx []in
 	for j, i := range idx {
 		sizes[j] = len(entries[i].PartitionKey) + len(entries[i].Data)
 	}
-	admitted, all := sh.lim.admitWrites(&e.cfg.ShardLimits, sizes, now)
+	admitted, all := sh.lim.admitWrites(e.limitsLocked(st), sizes, now)
 	if !all {
 		thr := e.throttled(st.meta.Name, sh.id)
 		kept := idx[:0:0]
