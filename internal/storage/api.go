@@ -11,14 +11,19 @@
 // store.go and store_shards.go (data directory, shard lifecycle),
 // catalog.go (bbolt), shard.go (ShardLog state and views), shard_open.go
 // (recovery), shard_append.go (append, group commit, segment roll),
-// shard_read.go (Read, SeekTime), segment.go (segment and index files),
+// shard_read.go (Read, SeekTime), shard_retention.go (TrimBefore),
+// segment.go (segment and index files, segment reference counts),
 // format.go (byte layouts).
 //
 // Concurrency: storage starts no goroutines. Lock order is Store.mu, then
-// ShardLog.mu. Appenders hold ShardLog.mu only to write their batch and
-// while waiting on its condition variable; the fdatasync runs without it.
-// Readers take no lock: they read an immutable snapshot (logView) that is
-// replaced after every sync.
+// ShardLog.trimMu, then ShardLog.mu. Appenders hold ShardLog.mu only to
+// write their batch and while waiting on its condition variable; the
+// fdatasync runs without it. TrimBefore holds trimMu throughout and
+// ShardLog.mu only to roll the active segment and to publish a new start;
+// file deletes run without it. Readers take no lock: they read an
+// immutable snapshot (logView) that is replaced after every sync and trim,
+// and pin each segment they read with a reference count, so a trimmed
+// segment's files are closed only when its last reader is done.
 package storage
 
 import "errors"

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicedata/sluice/internal/vfs"
 )
@@ -46,6 +47,18 @@ func parseSegmentName(name string) (uint64, bool) {
 	return base, err == nil
 }
 
+// parseIndexName returns the base offset of a "<20 digits>.idx" or
+// "<20 digits>.tix" name.
+func parseIndexName(name string) (uint64, bool) {
+	for _, suffix := range []string{offsetIndexSuffix, timeIndexSuffix} {
+		if digits, ok := strings.CutSuffix(name, suffix); ok && len(digits) == segmentNameDigits {
+			base, err := strconv.ParseUint(digits, 10, 64)
+			return base, err == nil
+		}
+	}
+	return 0, false
+}
+
 // segment describes one segment file as of a logView. It is immutable:
 // sealing the active segment publishes a new segment value, so readers
 // holding an old view never see fields change under them.
@@ -54,6 +67,66 @@ type segment struct {
 	path   string
 	f      vfs.File    // read handle; for the active segment, the writer's handle
 	sealed *sealedInfo // nil for the active segment
+	// refs is shared by every value published for this file (active, then
+	// sealed): its files stay open while anyone holds a reference.
+	refs *segmentRefs
+}
+
+// segmentRefs counts who holds a segment's files open: the log, while the
+// segment is in ShardLog.mu.segs, and each Read or SeekTime working in it.
+// When the count reaches zero the files are closed, and it never rises
+// again: a trimmed segment's files stay readable (unlinked) until its last
+// reader is done, and a reader that comes too late finds out and reloads
+// its view instead of reading a closed file.
+type segmentRefs struct {
+	n atomic.Int64
+	// last is the segment's latest value, whose close closes every file
+	// (a sealed value also has the index files). The log sets it before it
+	// drops its reference; a reader that drops the count to zero sees it
+	// through the atomic.
+	last *segment
+}
+
+func newSegment(base uint64, path string, f vfs.File, sealed *sealedInfo) *segment {
+	s := &segment{base: base, path: path, f: f, sealed: sealed, refs: &segmentRefs{}}
+	s.refs.n.Store(1)
+	return s
+}
+
+// acquire takes a reference for a reader; it fails if the segment's files
+// were closed (it was trimmed, or the log closed) since the reader's view
+// was loaded.
+func (s *segment) acquire() bool {
+	for {
+		n := s.refs.n.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refs.n.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reader's reference.
+func (s *segment) release() {
+	if s.refs.n.Add(-1) == 0 {
+		// Closing a read handle reports nothing a reader could act on.
+		_ = s.refs.last.close()
+	}
+}
+
+// drop drops the log's reference; s must be the segment's latest value.
+// It returns the error of closing the files if no reader holds them.
+func (s *segment) drop() error {
+	s.refs.last = s
+	switch n := s.refs.n.Add(-1); {
+	case n == 0:
+		return s.close()
+	case n < 0:
+		panic(fmt.Sprintf("storage: segment %s dropped %d times too often", s.path, -n))
+	}
+	return nil
 }
 
 // sealedInfo is what is known of a segment that is no longer written.

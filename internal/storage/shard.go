@@ -16,8 +16,8 @@ import (
 // accessors never take the writers' lock: they work on an immutable
 // snapshot (logView) of the durable state, published after each fsync.
 //
-// Lock order: Store.mu before ShardLog.mu; ShardLog.mu is never held while
-// calling into the Store.
+// Lock order: Store.mu, then ShardLog.trimMu, then ShardLog.mu; neither
+// ShardLog lock is held while calling into the Store.
 type ShardLog struct {
 	fs      vfs.FS
 	dir     string
@@ -28,6 +28,13 @@ type ShardLog struct {
 
 	view   atomic.Pointer[logView]
 	closed atomic.Bool
+	// closing is set when Close starts, so a TrimBefore in progress stops
+	// between segments rather than make Close wait for all of its deletes.
+	closing atomic.Bool
+	// trimMu serializes TrimBefore calls with each other and with Close.
+	// It is taken before mu and held while segments are deleted, which
+	// runs without mu so that Appends and the group commit go on.
+	trimMu sync.Mutex
 	// warnedIndex keeps a bad index entry from being logged on every read.
 	warnedIndex atomic.Bool
 
@@ -120,12 +127,18 @@ func (l *ShardLog) publishLocked() {
 
 // Close makes everything appended durable, writes the active segment's
 // index files, and closes the log's files. Appends waiting for a sync when
-// Close is called are completed (or failed) by it. Reads racing with Close
-// may fail; calls after it return ErrClosed. Close is idempotent.
+// Close is called are completed (or failed) by it; a TrimBefore in progress
+// finishes the segment it is deleting and returns ErrClosed. A Read or
+// SeekTime racing with Close either completes (the files it is reading are
+// closed when it is done) or returns ErrClosed; calls after it return
+// ErrClosed. Close is idempotent.
 func (l *ShardLog) Close() error {
+	l.closing.Store(true)
+	l.trimMu.Lock()
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
+		l.trimMu.Unlock()
 		return nil
 	}
 	l.mu.closed = true
@@ -147,11 +160,14 @@ func (l *ShardLog) Close() error {
 		}
 	}
 	l.mu.cond.Broadcast()
+	// Readers check closed when they cannot pin a segment, so it is set
+	// before the log lets go of the segments' files.
 	l.closed.Store(true)
 	for _, s := range l.mu.segs {
-		err = errors.Join(err, s.close())
+		err = errors.Join(err, s.drop())
 	}
 	l.mu.Unlock()
+	l.trimMu.Unlock()
 	if l.onClose != nil {
 		l.onClose(l)
 	}

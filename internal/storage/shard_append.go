@@ -59,8 +59,13 @@ func (l *ShardLog) Append(entries []Entry, nowMillis int64) (AppendResult, error
 }
 
 // writeLocked assigns the batch its offsets and arrival time and writes it
-// to the active segment (rolling first if it would overflow) with one
-// pwrite. It returns the offset the batch's durability waits for.
+// to the active segment with one pwrite. It rolls to a new segment first if
+// the batch would overflow the active one, or if the active one's first
+// record is SegmentMaxAge old: retention deletes whole segments, so on a
+// slow shard that bounds how long expired records outlive their retention.
+// The age test is one comparison with the first index entry, which every
+// non-empty segment has. It returns the offset the batch's durability
+// waits for.
 func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64) (AppendResult, uint64, error) {
 	if l.mu.err != nil {
 		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, l.mu.err)
@@ -69,7 +74,8 @@ func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64) (AppendRe
 		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, ErrClosed)
 	}
 	size := int64(len(buf))
-	if l.mu.writePos > segmentHeaderBytes && l.mu.writePos+size > l.opts.SegmentBytes {
+	if l.mu.writePos > segmentHeaderBytes && (l.mu.writePos+size > l.opts.SegmentBytes ||
+		nowMillis-l.mu.entries[0].arrival >= l.opts.SegmentMaxAge.Milliseconds()) {
 		if err := l.rollLocked(); err != nil {
 			l.failLocked(err)
 			return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
@@ -174,7 +180,7 @@ func (l *ShardLog) rollLocked() error {
 	if err != nil {
 		return fmt.Errorf("seal %s: %w", old.path, err)
 	}
-	sealed := &segment{base: old.base, path: old.path, f: old.f, sealed: &sealedInfo{
+	sealed := &segment{base: old.base, path: old.path, f: old.f, refs: old.refs, sealed: &sealedInfo{
 		end: h.end, size: h.segmentSize, firstArrival: l.mu.entries[0].arrival,
 		lastArrival: h.lastArrival, idx: idx, tix: tix, count: len(l.mu.entries)}}
 	base := l.mu.nextOffset
@@ -197,7 +203,7 @@ func (l *ShardLog) rollLocked() error {
 	segs := make([]*segment, len(l.mu.segs), len(l.mu.segs)+1)
 	copy(segs, l.mu.segs)
 	segs[len(segs)-1] = sealed
-	l.mu.segs = append(segs, &segment{base: base, path: path, f: f})
+	l.mu.segs = append(segs, newSegment(base, path, f, nil))
 	l.mu.active = f
 	l.mu.writePos, l.mu.entries, l.mu.sinceIndex = segmentHeaderBytes, nil, 0
 	l.publishLocked()

@@ -45,7 +45,8 @@ func openShardLog(fs vfs.FS, dir, key string, opts Options) (*ShardLog, error) {
 }
 
 // listSegments returns the base offsets of dir's segments in order, after
-// removing leftover temporary files.
+// removing leftover temporary files, and index files below the first
+// segment (left by a TrimBefore that a crash interrupted).
 func listSegments(fs vfs.FS, dir string, logger *slog.Logger) ([]uint64, error) {
 	names, err := fs.List(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -55,32 +56,45 @@ func listSegments(fs vfs.FS, dir string, logger *slog.Logger) ([]uint64, error) 
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	var bases []uint64
-	removed := false
+	var leftovers, indexes []string
 	for _, n := range names {
 		if base, ok := parseSegmentName(n); ok {
 			bases = append(bases, base)
 		} else if strings.HasSuffix(n, tmpSuffix) {
-			logger.Info("storage: removing leftover temporary file", "file", filepath.Join(dir, n))
-			if err := fs.Remove(filepath.Join(dir, n)); err != nil {
-				return nil, fmt.Errorf("remove %s: %w", n, err)
-			}
-			removed = true
-		}
-	}
-	if removed {
-		if err := syncDirs(fs, dir); err != nil {
-			return nil, err
+			leftovers = append(leftovers, n)
+		} else if _, ok := parseIndexName(n); ok {
+			indexes = append(indexes, n)
 		}
 	}
 	if len(bases) == 0 {
+		// No shard; DeleteShard and CreateShard deal with stray files.
 		return nil, ErrShardNotFound
+	}
+	for _, n := range indexes {
+		// Names sort as numbers, so the index files of trimmed segments
+		// come first.
+		if base, _ := parseIndexName(n); base >= bases[0] {
+			break
+		}
+		leftovers = append(leftovers, n)
+	}
+	for _, n := range leftovers {
+		logger.Info("storage: removing leftover file", "file", filepath.Join(dir, n))
+		if err := fs.Remove(filepath.Join(dir, n)); err != nil {
+			return nil, fmt.Errorf("remove %s: %w", n, err)
+		}
+	}
+	if len(leftovers) > 0 {
+		if err := syncDirs(fs, dir); err != nil {
+			return nil, err
+		}
 	}
 	return bases, nil
 }
 
 func (l *ShardLog) closeSegments() {
 	for _, s := range l.mu.segs {
-		s.close()
+		s.drop()
 	}
 	l.mu.segs = nil
 }
@@ -113,7 +127,7 @@ func openSealedSegment(l *ShardLog, base, nextBase uint64, prevArrival int64) (*
 		return nil, cerr, err
 	}
 	if si, ok := openIndexFiles(l.fs, l.dir, base, nextBase, size); ok {
-		return &segment{base: base, path: path, f: f, sealed: si}, nil, nil
+		return newSegment(base, path, f, si), nil, nil
 	}
 	l.logger.Info("storage: rebuilding segment index", "file", path)
 	res, err := scanSegment(f, base, size, l.opts.IndexIntervalBytes, prevArrival)
@@ -121,7 +135,7 @@ func openSealedSegment(l *ShardLog, base, nextBase uint64, prevArrival int64) (*
 		f.Close()
 		return nil, nil, fmt.Errorf("scan %s: %w", path, err)
 	}
-	seg := &segment{base: base, path: path, f: f, sealed: res.sealedInfo(base, prevArrival)}
+	seg := newSegment(base, path, f, res.sealedInfo(base, prevArrival))
 	if res.badReason != "" {
 		return seg, &CorruptionError{File: path, Offset: res.pos, Reason: res.badReason}, nil
 	}
@@ -302,12 +316,12 @@ func (l *ShardLog) recoverActive(base uint64, prevArrival int64) error {
 		return err
 	}
 	if res.badReason != "" {
-		seg := &segment{base: base, path: path, f: f, sealed: res.sealedInfo(base, prevArrival)}
+		seg := newSegment(base, path, f, res.sealedInfo(base, prevArrival))
 		l.mu.segs = append(l.mu.segs, seg)
 		l.openFailed(&CorruptionError{File: path, Offset: res.pos, Reason: res.badReason}, base, seg.sealed.lastArrival)
 		return nil
 	}
-	l.mu.segs = append(l.mu.segs, &segment{base: base, path: path, f: f})
+	l.mu.segs = append(l.mu.segs, newSegment(base, path, f, nil))
 	l.mu.active = f
 	l.mu.writePos, l.mu.nextOffset = res.pos, res.end
 	l.mu.entries, l.mu.sinceIndex = res.entries, res.sinceIndex

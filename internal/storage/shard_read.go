@@ -20,33 +20,58 @@ const (
 // ErrOffsetBeyondEnd. Damaged data returns a *CorruptionError, after any
 // good records before it (a Read that returns records returns no error).
 // The returned records belong to the caller. Safe to call concurrently with
-// anything; maxRecords < 1 or maxBytes < 0 is a programmer error (panic).
+// anything, TrimBefore included: a Read is served from the log as it was
+// when the Read started or later, so it may return records that a
+// concurrent TrimBefore is deleting (their files stay open until it is
+// done) but never a partial or closed file's bytes. maxRecords < 1 or
+// maxBytes < 0 is a programmer error (panic).
 func (l *ShardLog) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
 	if maxRecords < 1 || maxBytes < 0 {
 		panic(fmt.Sprintf("storage: Read(from=%d, maxRecords=%d, maxBytes=%d)", from, maxRecords, maxBytes))
 	}
-	if l.closed.Load() {
-		return nil, fmt.Errorf("read %s: %w", l.key, ErrClosed)
+	// Each pass that fails to pin a segment saw a trim or Close complete
+	// after it loaded its view, so the loop ends: with ErrClosed, with
+	// ErrOffsetTrimmed, or on a view whose segments are all still there.
+	for {
+		if l.closed.Load() {
+			return nil, fmt.Errorf("read %s: %w", l.key, ErrClosed)
+		}
+		v := l.view.Load()
+		switch {
+		case from < v.start:
+			return nil, fmt.Errorf("read %s at %d (start %d): %w", l.key, from, v.start, ErrOffsetTrimmed)
+		case from > v.end:
+			return nil, fmt.Errorf("read %s at %d (end %d): %w", l.key, from, v.end, ErrOffsetBeyondEnd)
+		case from == v.end:
+			return nil, nil
+		}
+		if recs, ok, err := l.readView(v, from, maxRecords, maxBytes); ok {
+			return recs, err
+		}
 	}
-	v := l.view.Load()
-	switch {
-	case from < v.start:
-		return nil, fmt.Errorf("read %s at %d (start %d): %w", l.key, from, v.start, ErrOffsetTrimmed)
-	case from > v.end:
-		return nil, fmt.Errorf("read %s at %d (end %d): %w", l.key, from, v.end, ErrOffsetBeyondEnd)
-	case from == v.end:
-		return nil, nil
-	}
+}
+
+// readView reads from v; ok is false if the segment holding from was
+// trimmed (or the log closed) after v was loaded, and the caller must
+// retry on a fresh view.
+func (l *ShardLog) readView(v *logView, from uint64, maxRecords, maxBytes int) (recs []Record, ok bool, err error) {
 	r := &recordReader{next: from, maxRecords: maxRecords, maxBytes: maxBytes}
 	for i := v.segmentFor(from); i < len(v.segs) && !r.full; i++ {
-		if err := l.readSegment(v, i, r); err != nil {
+		if !v.segs[i].acquire() {
+			// Trims go oldest first, so the records already taken were
+			// all in v's log; they are returned as a shorter Read.
+			return r.out, len(r.out) > 0, nil
+		}
+		err := l.readSegment(v, i, r)
+		v.segs[i].release()
+		if err != nil {
 			if len(r.out) > 0 {
 				break
 			}
-			return nil, err
+			return nil, true, err
 		}
 	}
-	return r.out, nil
+	return r.out, true, nil
 }
 
 // segmentFor returns the index of the segment holding offset off.
@@ -195,24 +220,39 @@ func (l *ShardLog) warnBadIndex(seg *segment, pos int64, reason string) {
 	}
 }
 
-// SeekTime returns the first offset whose arrival time is at least millis,
-// or End() if there is none, using the time indexes. Like Read it sees
-// only durable records.
+// SeekTime returns the first retained offset whose arrival time is at
+// least millis, or End() if there is none, using the time indexes. Like
+// Read it sees only durable records. The result is at least Start() as of
+// the call's return (a trim racing with it moves the answer up to the new
+// Start(), which is then the first retained record at or after millis). It
+// is safe to call concurrently with anything.
 func (l *ShardLog) SeekTime(millis int64) (uint64, error) {
-	if l.closed.Load() {
-		return 0, fmt.Errorf("seek %s: %w", l.key, ErrClosed)
+	for {
+		if l.closed.Load() {
+			return 0, fmt.Errorf("seek %s: %w", l.key, ErrClosed)
+		}
+		v := l.view.Load()
+		// Arrival times never decrease, so the answer is in the last
+		// segment that starts before millis, or is the start of the one
+		// after it.
+		i := sort.Search(len(v.segs), func(i int) bool {
+			first, ok := v.firstArrival(i)
+			return !ok || first >= millis
+		}) - 1
+		off := v.start
+		if i >= 0 {
+			if !v.segs[i].acquire() {
+				continue // trimmed or closed since v was loaded: as in Read
+			}
+			var err error
+			off, err = l.seekInSegment(v, i, millis)
+			v.segs[i].release()
+			if err != nil {
+				return 0, err
+			}
+		}
+		return max(off, l.view.Load().start), nil
 	}
-	v := l.view.Load()
-	// Arrival times never decrease, so the answer is in the last segment
-	// that starts before millis, or is the start of the one after it.
-	i := sort.Search(len(v.segs), func(i int) bool {
-		first, ok := v.firstArrival(i)
-		return !ok || first >= millis
-	}) - 1
-	if i < 0 {
-		return v.start, nil
-	}
-	return l.seekInSegment(v, i, millis)
 }
 
 // firstArrival returns the arrival time of segment i's first durable

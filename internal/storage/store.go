@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sluicedata/sluice/internal/vfs"
 )
@@ -25,6 +26,14 @@ const (
 	maxShardKeyBytes = 512
 	// maxVersionFileBytes bounds how much of VERSION is read.
 	maxVersionFileBytes = 64
+
+	// Options.SegmentMaxAge: the default, and its range. The minimum keeps
+	// age rolls (two fsyncs, three files created, a directory fsync)
+	// rare; the maximum (the longest Kinesis retention) keeps the
+	// millisecond arithmetic far from overflow.
+	defaultSegmentMaxAge = time.Hour
+	minSegmentMaxAge     = time.Minute
+	maxSegmentMaxAge     = 365 * 24 * time.Hour
 )
 
 // shardKeyPart is one '/'-separated part of a shard key.
@@ -35,6 +44,12 @@ type Options struct {
 	// SegmentBytes: roll to a new segment when the active one would grow
 	// past this size. 0 means 64 MiB; at most 1 GiB.
 	SegmentBytes int64
+	// SegmentMaxAge: Append rolls to a new segment when the active one's
+	// first record arrived at least this long before the nowMillis it is
+	// given, so that TrimBefore, which deletes whole segments, can trim a
+	// slow shard at this granularity. 0 means 1 hour; at least 1 minute,
+	// which bounds age rolls to one per minute per shard.
+	SegmentMaxAge time.Duration
 	// IndexIntervalBytes: one sparse offset-index and time-index entry per
 	// this many bytes of batches. 0 means 4096.
 	IndexIntervalBytes int
@@ -54,6 +69,11 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("segment size %d bytes out of range [0, %d]", o.SegmentBytes, maxSegmentBytes)
 	case o.IndexIntervalBytes < 0:
 		return o, fmt.Errorf("index interval %d bytes is negative", o.IndexIntervalBytes)
+	case o.SegmentMaxAge != 0 && (o.SegmentMaxAge < minSegmentMaxAge || o.SegmentMaxAge > maxSegmentMaxAge):
+		return o, fmt.Errorf("segment max age %v out of range [%v, %v]", o.SegmentMaxAge, minSegmentMaxAge, maxSegmentMaxAge)
+	}
+	if o.SegmentMaxAge == 0 {
+		o.SegmentMaxAge = defaultSegmentMaxAge
 	}
 	if o.SegmentBytes == 0 {
 		o.SegmentBytes = defaultSegmentBytes
