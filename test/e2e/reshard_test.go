@@ -1,0 +1,774 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// reshardKeys is how many partition keys the resharding producer writes.
+const reshardKeys = 50
+
+// reshardAck is one record the server acknowledged.
+type reshardAck struct {
+	key     string
+	counter int
+	seq     string
+	shardID string
+}
+
+// reshardProducer writes records "key:counter" for reshardKeys partition
+// keys until stopped, alternating PutRecords batches (one record per key)
+// with single PutRecord calls, and remembers every acknowledged record. It
+// is the only writer, so put order per key is the order of its calls.
+type reshardProducer struct {
+	c      *kinesis.Client
+	stream string
+
+	acked atomic.Int64 // acknowledged records so far
+
+	mu      sync.Mutex
+	acks    map[string]reshardAck // by payload
+	errs    []error               // call errors (AWS accepts writes while resharding)
+	unknown map[string]bool       // payloads of calls that failed as a whole
+}
+
+func reshardKey(i int) string { return fmt.Sprintf("pk-%02d", i) }
+
+func (p *reshardProducer) run(ctx context.Context) {
+	counters := make([]int, reshardKeys)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for round := 0; ; round++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if round%5 == 4 {
+			// A single PutRecord for one key.
+			k := round % reshardKeys
+			counters[k]++
+			payload := fmt.Sprintf("%s:%d", reshardKey(k), counters[k])
+			out, err := p.c.PutRecord(context.Background(), &kinesis.PutRecordInput{
+				StreamName: aws.String(p.stream), PartitionKey: aws.String(reshardKey(k)), Data: []byte(payload),
+			}, noRetries)
+			p.mu.Lock()
+			if err != nil {
+				p.errs = append(p.errs, fmt.Errorf("PutRecord %s: %w", payload, err))
+				p.unknown[payload] = true
+			} else {
+				p.acks[payload] = reshardAck{reshardKey(k), counters[k], aws.ToString(out.SequenceNumber), aws.ToString(out.ShardId)}
+				p.acked.Add(1)
+			}
+			p.mu.Unlock()
+			continue
+		}
+		entries := make([]types.PutRecordsRequestEntry, reshardKeys)
+		payloads := make([]string, reshardKeys)
+		for k := range entries {
+			counters[k]++
+			payloads[k] = fmt.Sprintf("%s:%d", reshardKey(k), counters[k])
+			entries[k] = types.PutRecordsRequestEntry{PartitionKey: aws.String(reshardKey(k)), Data: []byte(payloads[k])}
+		}
+		out, err := p.c.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(p.stream), Records: entries}, noRetries)
+		p.mu.Lock()
+		switch {
+		case err != nil:
+			p.errs = append(p.errs, fmt.Errorf("PutRecords: %w", err))
+			for _, pl := range payloads {
+				p.unknown[pl] = true
+			}
+		case len(out.Records) != len(entries):
+			p.errs = append(p.errs, fmt.Errorf("PutRecords: %d results for %d entries", len(out.Records), len(entries)))
+			for _, pl := range payloads {
+				p.unknown[pl] = true
+			}
+		default:
+			for i, r := range out.Records {
+				if r.ErrorCode != nil {
+					// Not written; with --shard-limits off nothing should fail.
+					p.errs = append(p.errs, fmt.Errorf("PutRecords entry %s: %s %s", payloads[i], aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage)))
+					continue
+				}
+				k, _ := strconv.Atoi(strings.TrimPrefix(strings.SplitN(payloads[i], ":", 2)[0], "pk-"))
+				p.acks[payloads[i]] = reshardAck{reshardKey(k), counters[k], aws.ToString(r.SequenceNumber), aws.ToString(r.ShardId)}
+				p.acked.Add(1)
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+// waitAcked waits until the producer has acknowledged at least n records.
+func (p *reshardProducer) waitAcked(t *testing.T, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for p.acked.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("producer acknowledged only %d records, waiting for %d", p.acked.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// reshardWaitActive polls DescribeStreamSummary until the stream is ACTIVE.
+func reshardWaitActive(t testing.TB, c *kinesis.Client, name string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := c.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+		if err != nil {
+			t.Fatalf("DescribeStreamSummary %s: %v", name, err)
+		}
+		if out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream %s still %s after 30s", name, out.StreamDescriptionSummary.StreamStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func bigOf(t testing.TB, s *string) *big.Int {
+	t.Helper()
+	v, ok := new(big.Int).SetString(aws.ToString(s), 10)
+	if !ok {
+		t.Fatalf("not a decimal number: %q", aws.ToString(s))
+	}
+	return v
+}
+
+func shardOpen(s types.Shard) bool {
+	return s.SequenceNumberRange == nil || s.SequenceNumberRange.EndingSequenceNumber == nil
+}
+
+// openShardsSorted lists a stream's open shards in hash-key order and checks
+// that they cover the hash-key space without gaps or overlaps.
+func openShardsSorted(t testing.TB, c *kinesis.Client, name string) []types.Shard {
+	t.Helper()
+	var open []types.Shard
+	for _, s := range listAllShards(t, c, name) {
+		if shardOpen(s) {
+			open = append(open, s)
+		}
+	}
+	sort.Slice(open, func(i, j int) bool {
+		return bigOf(t, open[i].HashKeyRange.StartingHashKey).Cmp(bigOf(t, open[j].HashKeyRange.StartingHashKey)) < 0
+	})
+	next := big.NewInt(0)
+	for _, s := range open {
+		lo, hi := bigOf(t, s.HashKeyRange.StartingHashKey), bigOf(t, s.HashKeyRange.EndingHashKey)
+		if lo.Cmp(next) != 0 || hi.Cmp(lo) < 0 {
+			t.Fatalf("open shards do not tile the hash-key space: %s covers %s..%s, expected to start at %s",
+				aws.ToString(s.ShardId), lo, hi, next)
+		}
+		next = new(big.Int).Add(hi, big.NewInt(1))
+	}
+	if len(open) > 0 && next.Cmp(new(big.Int).Add(maxHashKey, big.NewInt(1))) != 0 {
+		t.Fatalf("open shards end at %s, not 2^128-1", new(big.Int).Sub(next, big.NewInt(1)))
+	}
+	return open
+}
+
+func shardIDs(shards []types.Shard) []string {
+	var ids []string
+	for _, s := range shards {
+		ids = append(ids, aws.ToString(s.ShardId))
+	}
+	return ids
+}
+
+// TestReshardingReadEveryRecordOnce reshards a stream (SplitShard,
+// MergeShards, UpdateShardCount 2 -> 4 -> 5 -> 3) under a continuous producer,
+// then reads it as the KCL does, parents before children, and checks that
+// every acknowledged record is read exactly once and in put order per key.
+func TestReshardingReadEveryRecordOnce(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "--state-delay", "500ms")
+	c := srv.client()
+	const name = "reshard"
+	createStream(t, c, name, 2)
+	ctx := context.Background()
+
+	p := &reshardProducer{c: srv.client(), stream: name, acks: map[string]reshardAck{}, unknown: map[string]bool{}}
+	pctx, stop := context.WithCancel(ctx)
+	var pwg sync.WaitGroup
+	pwg.Add(1)
+	go func() {
+		defer pwg.Done()
+		p.run(pctx)
+	}()
+	stopped := false
+	stopProducer := func() {
+		if !stopped {
+			stopped = true
+			stop()
+			pwg.Wait()
+		}
+	}
+	defer stopProducer()
+
+	// Records land in every generation of shards before the next step.
+	more := func() { p.waitAcked(t, p.acked.Load()+500) }
+	more()
+
+	// 1. Split the first open shard in the middle of its range.
+	open := openShardsSorted(t, c, name)
+	if len(open) != 2 {
+		t.Fatalf("new stream has open shards %v, want 2", shardIDs(open))
+	}
+	lo, hi := bigOf(t, open[0].HashKeyRange.StartingHashKey), bigOf(t, open[0].HashKeyRange.EndingHashKey)
+	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1)
+	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{
+		StreamName: aws.String(name), ShardToSplit: open[0].ShardId, NewStartingHashKey: aws.String(mid.String()),
+	}); err != nil {
+		t.Fatalf("SplitShard %s at %s: %v", aws.ToString(open[0].ShardId), mid, err)
+	}
+	// While the stream is UPDATING, AWS refuses a second reshard.
+	_, err := c.SplitShard(ctx, &kinesis.SplitShardInput{
+		StreamName: aws.String(name), ShardToSplit: open[1].ShardId,
+		NewStartingHashKey: aws.String(new(big.Int).Rsh(new(big.Int).Add(bigOf(t, open[1].HashKeyRange.StartingHashKey), maxHashKey), 1).String()),
+	})
+	if err == nil {
+		t.Fatalf("SplitShard while UPDATING succeeded; AWS answers ResourceInUseException")
+	}
+	apiErr(t, err, "ResourceInUseException")
+	reshardWaitActive(t, c, name)
+	more()
+
+	open = openShardsSorted(t, c, name)
+	if len(open) != 3 {
+		t.Fatalf("after SplitShard open shards are %v, want 3", shardIDs(open))
+	}
+	if got := bigOf(t, open[1].HashKeyRange.StartingHashKey); got.Cmp(mid) != 0 {
+		t.Errorf("upper child of the split starts at %s, want NewStartingHashKey %s", got, mid)
+	}
+
+	// 2. Merge two adjacent open shards: the upper child and its neighbour.
+	if _, err := c.MergeShards(ctx, &kinesis.MergeShardsInput{
+		StreamName: aws.String(name), ShardToMerge: open[1].ShardId, AdjacentShardToMerge: open[2].ShardId,
+	}); err != nil {
+		t.Fatalf("MergeShards %s %s: %v", aws.ToString(open[1].ShardId), aws.ToString(open[2].ShardId), err)
+	}
+	reshardWaitActive(t, c, name)
+	more()
+	open = openShardsSorted(t, c, name)
+	if len(open) != 2 {
+		t.Fatalf("after MergeShards open shards are %v, want 2", shardIDs(open))
+	}
+
+	// 3. UpdateShardCount 2 -> 5 -> 3. AWS refuses more than double in one
+	// call (TestReshardErrors checks 2 -> 5), so 5 is reached through 4.
+	for _, step := range []struct{ from, to int32 }{{2, 4}, {4, 5}, {5, 3}} {
+		out, err := c.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{
+			StreamName: aws.String(name), TargetShardCount: aws.Int32(step.to), ScalingType: types.ScalingTypeUniformScaling,
+		})
+		if err != nil {
+			t.Fatalf("UpdateShardCount %d -> %d: %v", step.from, step.to, err)
+		}
+		if aws.ToInt32(out.CurrentShardCount) != step.from || aws.ToInt32(out.TargetShardCount) != step.to ||
+			aws.ToString(out.StreamName) != name || aws.ToString(out.StreamARN) != streamARN(name) {
+			t.Errorf("UpdateShardCount %d -> %d answered Current %d Target %d StreamName %q StreamARN %q", step.from, step.to,
+				aws.ToInt32(out.CurrentShardCount), aws.ToInt32(out.TargetShardCount), aws.ToString(out.StreamName), aws.ToString(out.StreamARN))
+		}
+		reshardWaitActive(t, c, name)
+		more()
+		open = openShardsSorted(t, c, name)
+		if len(open) != int(step.to) {
+			t.Fatalf("after UpdateShardCount to %d open shards are %v", step.to, shardIDs(open))
+		}
+		// UNIFORM_SCALING: evenly spaced ranges.
+		for i, r := range evenRanges(int(step.to)) {
+			if bigOf(t, open[i].HashKeyRange.StartingHashKey).Cmp(r[0]) != 0 || bigOf(t, open[i].HashKeyRange.EndingHashKey).Cmp(r[1]) != 0 {
+				t.Errorf("after UpdateShardCount to %d, open shard %s covers %s..%s, want %s..%s", step.to,
+					aws.ToString(open[i].ShardId), aws.ToString(open[i].HashKeyRange.StartingHashKey),
+					aws.ToString(open[i].HashKeyRange.EndingHashKey), r[0], r[1])
+			}
+		}
+		sum, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+		if err != nil {
+			t.Fatalf("DescribeStreamSummary: %v", err)
+		}
+		if got := aws.ToInt32(sum.StreamDescriptionSummary.OpenShardCount); got != step.to {
+			t.Errorf("OpenShardCount %d after UpdateShardCount to %d", got, step.to)
+		}
+	}
+
+	stopProducer()
+	p.mu.Lock()
+	for _, err := range p.errs {
+		t.Errorf("producer: %v", err)
+	}
+	acks, unknown := p.acks, p.unknown
+	p.mu.Unlock()
+	t.Logf("producer: %d records acknowledged, %d in failed calls", len(acks), len(unknown))
+
+	// The shard graph as ListShards reports it.
+	all := listAllShards(t, c, name)
+	byID := map[string]types.Shard{}
+	children := map[string][]string{}
+	var roots []string
+	for _, s := range all {
+		id := aws.ToString(s.ShardId)
+		if _, dup := byID[id]; dup {
+			t.Fatalf("ListShards lists %s twice", id)
+		}
+		byID[id] = s
+		if s.ParentShardId == nil {
+			if s.AdjacentParentShardId != nil {
+				t.Errorf("shard %s has an AdjacentParentShardId but no ParentShardId", id)
+			}
+			roots = append(roots, id)
+		}
+	}
+	for _, s := range all {
+		for _, par := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+			if par == nil {
+				continue
+			}
+			if _, ok := byID[*par]; !ok {
+				t.Fatalf("shard %s has parent %s, which ListShards does not list", aws.ToString(s.ShardId), *par)
+			}
+			children[*par] = append(children[*par], aws.ToString(s.ShardId))
+		}
+	}
+	if len(roots) != 2 {
+		t.Errorf("shards without parents: %v, want the 2 original shards", roots)
+	}
+	nOpen := 0
+	for _, s := range all {
+		if shardOpen(s) {
+			nOpen++
+			if len(children[aws.ToString(s.ShardId)]) != 0 {
+				t.Errorf("open shard %s has children %v", aws.ToString(s.ShardId), children[aws.ToString(s.ShardId)])
+			}
+		} else {
+			kids := children[aws.ToString(s.ShardId)]
+			if len(kids) < 1 || len(kids) > 2 {
+				t.Errorf("closed shard %s has children %v, want one or two", aws.ToString(s.ShardId), kids)
+			}
+		}
+	}
+	t.Logf("ListShards: %d shards, %d open", len(all), nOpen)
+
+	// Read parents before children, discovering children from ChildShards
+	// as the KCL does; a child with two parents starts when both are done.
+	done := map[string]bool{}
+	started := map[string]bool{}
+	queue := append([]string{}, roots...)
+	for _, r := range roots {
+		started[r] = true
+	}
+	seen := map[string]bool{}       // payloads read
+	lastCounter := map[string]int{} // per key
+	read := 0
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		s := byID[id]
+		for _, par := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+			if par != nil && !done[*par] {
+				t.Fatalf("reader started %s before its parent %s was read to its end", id, *par)
+			}
+		}
+		recs, kids := reshardReadShard(t, c, name, s)
+		for _, r := range recs {
+			payload := string(r.Data)
+			if seen[payload] {
+				t.Errorf("record %q read twice (shard %s, sequence %s)", payload, id, aws.ToString(r.SequenceNumber))
+				continue
+			}
+			seen[payload] = true
+			read++
+			a, ok := acks[payload]
+			if !ok {
+				if !unknown[payload] {
+					t.Errorf("shard %s holds record %q that was never acknowledged nor in a failed call", id, payload)
+				}
+				continue
+			}
+			if aws.ToString(r.PartitionKey) != a.key || aws.ToString(r.SequenceNumber) != a.seq || a.shardID != id {
+				t.Errorf("record %q read from %s as key %q sequence %s; put answered shard %s sequence %s", payload, id,
+					aws.ToString(r.PartitionKey), aws.ToString(r.SequenceNumber), a.shardID, a.seq)
+			}
+			if a.counter <= lastCounter[a.key] {
+				t.Errorf("key %s: counter %d read after %d (shard %s); put order lost", a.key, a.counter, lastCounter[a.key], id)
+			}
+			lastCounter[a.key] = a.counter
+			h := hashKey(a.key)
+			if h.Cmp(bigOf(t, s.HashKeyRange.StartingHashKey)) < 0 || h.Cmp(bigOf(t, s.HashKeyRange.EndingHashKey)) > 0 {
+				t.Errorf("record %q (hash key %s) is in shard %s, whose range %s..%s does not hold it", payload, h, id,
+					aws.ToString(s.HashKeyRange.StartingHashKey), aws.ToString(s.HashKeyRange.EndingHashKey))
+			}
+		}
+		done[id] = true
+
+		if shardOpen(s) {
+			continue
+		}
+		// ChildShards at the end of a closed shard must match ListShards.
+		var got []string
+		for _, k := range kids {
+			kid := aws.ToString(k.ShardId)
+			got = append(got, kid)
+			ls, ok := byID[kid]
+			if !ok {
+				t.Errorf("ChildShards of %s names %s, which ListShards does not list", id, kid)
+				continue
+			}
+			var wantParents []string
+			for _, par := range []*string{ls.ParentShardId, ls.AdjacentParentShardId} {
+				if par != nil {
+					wantParents = append(wantParents, *par)
+				}
+			}
+			gotParents := append([]string{}, k.ParentShards...)
+			sort.Strings(wantParents)
+			sort.Strings(gotParents)
+			if strings.Join(gotParents, ",") != strings.Join(wantParents, ",") {
+				t.Errorf("ChildShards of %s: %s has ParentShards %v; ListShards says %v", id, kid, k.ParentShards, wantParents)
+			}
+			if k.HashKeyRange == nil || aws.ToString(k.HashKeyRange.StartingHashKey) != aws.ToString(ls.HashKeyRange.StartingHashKey) ||
+				aws.ToString(k.HashKeyRange.EndingHashKey) != aws.ToString(ls.HashKeyRange.EndingHashKey) {
+				t.Errorf("ChildShards of %s: %s has HashKeyRange %+v; ListShards says %+v", id, kid, k.HashKeyRange, ls.HashKeyRange)
+			}
+			if started[kid] {
+				continue
+			}
+			ready := true
+			for _, par := range wantParents {
+				ready = ready && done[par]
+			}
+			if ready {
+				started[kid] = true
+				queue = append(queue, kid)
+			}
+		}
+		want := append([]string{}, children[id]...)
+		sort.Strings(got)
+		sort.Strings(want)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("ChildShards at the end of %s: %v; ListShards children: %v", id, got, want)
+		}
+	}
+	for _, s := range all {
+		if !done[aws.ToString(s.ShardId)] {
+			t.Errorf("shard %s was never reached through ChildShards", aws.ToString(s.ShardId))
+		}
+	}
+
+	// Every acknowledged record was read.
+	missing := 0
+	for payload := range acks {
+		if !seen[payload] {
+			if missing < 10 {
+				t.Errorf("acknowledged record %q (shard %s, sequence %s) was not read", payload, acks[payload].shardID, acks[payload].seq)
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d acknowledged records were not read", missing, len(acks))
+	}
+	t.Logf("read %d records from %d shards", read, len(done))
+}
+
+// reshardReadShard reads one shard from TRIM_HORIZON: a closed shard until
+// GetRecords answers without NextShardIterator (returning its ChildShards),
+// an open one until it has caught up. It checks the AWS rules for a
+// shard's end and that every record of a child sorts above its parents'
+// EndingSequenceNumber.
+func reshardReadShard(t *testing.T, c *kinesis.Client, stream string, s types.Shard) ([]types.Record, []types.ChildShard) {
+	t.Helper()
+	id := aws.ToString(s.ShardId)
+	it := iterator(t, c, &kinesis.GetShardIteratorInput{
+		StreamName: aws.String(stream), ShardId: s.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon,
+	})
+	closed := !shardOpen(s)
+	var recs []types.Record
+	var kids []types.ChildShard
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("shard %s (closed %v) not read to its end within 60s (%d records)", id, closed, len(recs))
+		}
+		out, err := c.GetRecords(context.Background(), &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+		if err != nil {
+			t.Fatalf("GetRecords %s: %v", id, err)
+		}
+		recs = append(recs, out.Records...)
+		if out.NextShardIterator == nil {
+			if !closed {
+				t.Fatalf("GetRecords on open shard %s answered without NextShardIterator", id)
+			}
+			if len(out.ChildShards) == 0 {
+				t.Errorf("GetRecords at the end of closed shard %s: no ChildShards", id)
+			}
+			kids = out.ChildShards
+			break
+		}
+		if len(out.ChildShards) != 0 {
+			t.Errorf("GetRecords on %s answered ChildShards %v with a NextShardIterator", id, out.ChildShards)
+		}
+		if !closed && len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
+			break
+		}
+		it = aws.ToString(out.NextShardIterator)
+	}
+	checkOrdered(t, recs)
+
+	start := checkSeq(t, s.SequenceNumberRange.StartingSequenceNumber)
+	var end *big.Int
+	if closed {
+		end = checkSeq(t, s.SequenceNumberRange.EndingSequenceNumber)
+	}
+	for _, r := range recs {
+		v := checkSeq(t, r.SequenceNumber)
+		if v.Cmp(start) < 0 || (end != nil && v.Cmp(end) > 0) {
+			t.Errorf("shard %s: record sequence %s outside the shard's range %s..%v", id, v, start, end)
+		}
+	}
+	return recs, kids
+}
+
+// TestReshardChildSequenceNumbers checks ParentShardId and
+// AdjacentParentShardId after a split and a merge, and that a child's
+// sequence numbers sort above its parents' EndingSequenceNumber.
+func TestReshardChildSequenceNumbers(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	c := srv.client()
+	const name = "seqs"
+	createStream(t, c, name, 2)
+	ctx := context.Background()
+	put := func(key string) {
+		if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String(key), Data: []byte(key)}, noRetries); err != nil {
+			t.Fatalf("PutRecord: %v", err)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		put(reshardKey(i))
+	}
+	ranges := evenRanges(2)
+	mid := new(big.Int).Rsh(ranges[0][1], 1)
+	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name), ShardToSplit: aws.String(shardID(0)),
+		NewStartingHashKey: aws.String(mid.String())}); err != nil {
+		t.Fatalf("SplitShard: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	for i := 0; i < 20; i++ {
+		put(reshardKey(i))
+	}
+	if _, err := c.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String(name), ShardToMerge: aws.String(shardID(3)),
+		AdjacentShardToMerge: aws.String(shardID(1))}); err != nil {
+		t.Fatalf("MergeShards: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	for i := 0; i < 20; i++ {
+		put(reshardKey(i))
+	}
+
+	all := listAllShards(t, c, name)
+	byID := map[string]types.Shard{}
+	for _, s := range all {
+		byID[aws.ToString(s.ShardId)] = s
+	}
+	want := map[string][2]string{ // child -> parent, adjacent parent
+		shardID(2): {shardID(0), ""}, shardID(3): {shardID(0), ""}, shardID(4): {shardID(3), shardID(1)},
+	}
+	if len(all) != 5 {
+		t.Fatalf("ListShards: %v, want 5 shards", shardIDs(all))
+	}
+	for child, parents := range want {
+		s, ok := byID[child]
+		if !ok {
+			t.Fatalf("ListShards has no %s", child)
+		}
+		gotP, gotA := aws.ToString(s.ParentShardId), aws.ToString(s.AdjacentParentShardId)
+		if gotP != parents[0] || gotA != parents[1] {
+			// AWS names the shard given as ShardToMerge as ParentShardId.
+			t.Errorf("%s: ParentShardId %q AdjacentParentShardId %q, want %q %q", child, gotP, gotA, parents[0], parents[1])
+		}
+		childRecs := readShard(t, c, name, child)
+		if len(childRecs) == 0 {
+			t.Errorf("%s holds no records", child)
+		}
+		for _, par := range parents {
+			if par == "" {
+				continue
+			}
+			ps := byID[par]
+			if shardOpen(ps) {
+				t.Fatalf("parent %s is still open", par)
+			}
+			end := checkSeq(t, ps.SequenceNumberRange.EndingSequenceNumber)
+			if st := checkSeq(t, s.SequenceNumberRange.StartingSequenceNumber); st.Cmp(end) <= 0 {
+				t.Errorf("%s StartingSequenceNumber %s is not above parent %s EndingSequenceNumber %s", child, st, par, end)
+			}
+			for _, r := range childRecs {
+				if v := checkSeq(t, r.SequenceNumber); v.Cmp(end) <= 0 {
+					t.Errorf("%s record %s is not above parent %s EndingSequenceNumber %s", child, v, par, end)
+				}
+			}
+			for _, r := range readShard(t, c, name, par) {
+				if v := checkSeq(t, r.SequenceNumber); v.Cmp(end) > 0 {
+					t.Errorf("parent %s record %s is above its EndingSequenceNumber %s", par, v, end)
+				}
+			}
+		}
+	}
+}
+
+// TestReshardErrors checks AWS's errors for SplitShard, MergeShards and
+// UpdateShardCount.
+func TestReshardErrors(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	c := srv.client()
+	ctx := context.Background()
+	createStream(t, c, "three", 3)
+	createStream(t, c, "two", 2)
+	ranges := evenRanges(3)
+	acct := testAccount
+
+	split := func(stream, shard, key string) error {
+		_, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(stream), ShardToSplit: aws.String(shard), NewStartingHashKey: aws.String(key)})
+		return err
+	}
+	merge := func(stream, a, b string) error {
+		_, err := c.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String(stream), ShardToMerge: aws.String(a), AdjacentShardToMerge: aws.String(b)})
+		return err
+	}
+	updateCount := func(stream string, n int32) error {
+		_, err := c.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{StreamName: aws.String(stream), TargetShardCount: aws.Int32(n), ScalingType: types.ScalingTypeUniformScaling})
+		return err
+	}
+	badKey := func(key string, shard int) string {
+		return fmt.Sprintf("NewStartingHashKey %s used in SplitShard() on shard %s in stream three under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s.",
+			key, shardID(shard), acct, ranges[shard][0], ranges[shard][1])
+	}
+
+	t.Run("split bad hash key", func(t *testing.T) {
+		for _, tc := range []struct {
+			key   string
+			shard int
+		}{
+			{ranges[1][0].String(), 1},                                  // the shard's own start
+			{new(big.Int).Add(ranges[1][0], big.NewInt(1)).String(), 1}, // start + 1
+			{ranges[1][1].String(), 1},                                  // the shard's end
+			{ranges[2][0].String(), 1},                                  // in the next shard
+			{"0", 2},                                                    // below the shard
+			{new(big.Int).Add(maxHashKey, big.NewInt(1)).String(), 2},   // 2^128
+		} {
+			expectErr(t, split("three", shardID(tc.shard), tc.key), "InvalidArgumentException", badKey(tc.key, tc.shard))
+		}
+		// start + 2 is the lowest key AWS accepts.
+		if err := split("three", shardID(0), new(big.Int).Add(ranges[0][0], big.NewInt(2)).String()); err != nil {
+			t.Errorf("SplitShard at StartingHashKey+2: %v", err)
+		}
+		reshardWaitActive(t, c, "three")
+		// Not a decimal number: the request fails validation.
+		expectErrPrefix(t, split("three", shardID(1), "12ab"), "ValidationException",
+			"1 validation error detected: Value '12ab' at 'newStartingHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern")
+	})
+
+	t.Run("closed shard", func(t *testing.T) {
+		if err := split("two", shardID(0), new(big.Int).Rsh(evenRanges(2)[0][1], 1).String()); err != nil {
+			t.Fatalf("SplitShard: %v", err)
+		}
+		reshardWaitActive(t, c, "two")
+		msg := "Shard " + shardID(0) + " in stream two under account " + acct +
+			" has already been merged or split, and thus is not eligible for merging or splitting."
+		expectErr(t, split("two", shardID(0), "12345"), "ResourceInUseException", msg)
+		// shardId-000000000001 and the closed shardId-000000000000 were adjacent.
+		expectErr(t, merge("two", shardID(0), shardID(1)), "ResourceInUseException", msg)
+	})
+
+	t.Run("merge not adjacent", func(t *testing.T) {
+		// After the split above, "three" has four open shards in hash-key
+		// order; only neighbours in that order are adjacent.
+		open := openShardsSorted(t, c, "three")
+		if len(open) != 4 {
+			t.Fatalf("open shards %v, want 4", shardIDs(open))
+		}
+		for _, pair := range [][2]int{{0, 2}, {1, 3}, {3, 0}} {
+			a, b := aws.ToString(open[pair[0]].ShardId), aws.ToString(open[pair[1]].ShardId)
+			expectErr(t, merge("three", a, b), "InvalidArgumentException",
+				fmt.Sprintf("Shards %s and %s in stream three under account %s are not an adjacent pair of shards eligible for merging", a, b, acct))
+		}
+		// A shard is not adjacent to itself.
+		apiErr(t, merge("three", aws.ToString(open[1].ShardId), aws.ToString(open[1].ShardId)), "InvalidArgumentException")
+	})
+
+	t.Run("unknown shard", func(t *testing.T) {
+		msg := "Could not find shard shardId-000000000099 in stream three under account " + acct + "."
+		expectErr(t, split("three", "shardId-000000000099", "12345"), "ResourceNotFoundException", msg)
+		expectErr(t, merge("three", shardID(1), "shardId-000000000099"), "ResourceNotFoundException", msg)
+		expectErr(t, split("nosuch", shardID(0), "12345"), "ResourceNotFoundException", notFoundMsg("nosuch"))
+		expectErr(t, merge("nosuch", shardID(0), shardID(1)), "ResourceNotFoundException", notFoundMsg("nosuch"))
+		expectErr(t, updateCount("nosuch", 2), "ResourceNotFoundException", notFoundMsg("nosuch"))
+	})
+
+	t.Run("update shard count limits", func(t *testing.T) {
+		createStream(t, c, "scale", 2)
+		expectErr(t, updateCount("scale", 5), "LimitExceededException",
+			"UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: 2, Target shard count: 5")
+		createStream(t, c, "scale6", 6)
+		expectErr(t, updateCount("scale6", 2), "LimitExceededException",
+			"UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: 6, Target shard count: 2")
+		// Rejected calls do not count; ten successful ones in 24 hours do.
+		for i := 0; i < 10; i++ {
+			target := int32(3)
+			if i%2 == 1 {
+				target = 2
+			}
+			if err := updateCount("scale", target); err != nil {
+				t.Fatalf("UpdateShardCount call %d (to %d): %v", i+1, target, err)
+			}
+			reshardWaitActive(t, c, "scale")
+		}
+		apiErr(t, updateCount("scale", 3), "LimitExceededException")
+		if n := len(openShardsSorted(t, c, "scale")); n != 2 {
+			t.Errorf("after 10 updates ending at 2, %d open shards", n)
+		}
+	})
+
+	t.Run("on-demand stream", func(t *testing.T) {
+		if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("od"),
+			StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}}); err != nil {
+			t.Fatalf("CreateStream ON_DEMAND: %v", err)
+		}
+		reshardWaitActive(t, c, "od")
+		open := openShardsSorted(t, c, "od")
+		if len(open) != 4 {
+			t.Fatalf("ON_DEMAND stream has open shards %v, want 4", shardIDs(open))
+		}
+		mid := new(big.Int).Rsh(new(big.Int).Add(bigOf(t, open[0].HashKeyRange.StartingHashKey), bigOf(t, open[0].HashKeyRange.EndingHashKey)), 1)
+		for what, err := range map[string]error{
+			"SplitShard":       split("od", aws.ToString(open[0].ShardId), mid.String()),
+			"MergeShards":      merge("od", aws.ToString(open[0].ShardId), aws.ToString(open[1].ShardId)),
+			"UpdateShardCount": updateCount("od", 5),
+		} {
+			ae := apiErr(t, err, "ValidationException")
+			if !strings.Contains(ae.ErrorMessage(), "ON_DEMAND") {
+				t.Errorf("%s on an ON_DEMAND stream: message %q does not name the capacity mode", what, ae.ErrorMessage())
+			}
+		}
+		if n := len(openShardsSorted(t, c, "od")); n != 4 {
+			t.Errorf("refused operations changed the ON_DEMAND stream to %d open shards", n)
+		}
+	})
+}
