@@ -44,8 +44,11 @@ type Config struct {
 	// ShardLimits are the per-shard throughput limits; the zero value
 	// enforces none.
 	ShardLimits ShardLimits
-	Clock       Clock        // nil means the wall clock
-	Logger      *slog.Logger // nil means slog.Default()
+	// SubscriptionLifetime is how long a SubscribeToShard stream lasts;
+	// zero means 5 minutes.
+	SubscriptionLifetime time.Duration
+	Clock                Clock        // nil means the wall clock
+	Logger               *slog.Logger // nil means slog.Default()
 }
 
 // Validate fills in defaults and rejects impossible settings.
@@ -61,6 +64,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NextTokenTTL == 0 {
 		c.NextTokenTTL = 5 * time.Minute
+	}
+	if c.SubscriptionLifetime == 0 {
+		c.SubscriptionLifetime = 5 * time.Minute
 	}
 	if c.ShardQuota == 0 {
 		c.ShardQuota = 500
@@ -103,6 +109,7 @@ type Engine struct {
 		streams map[string]*stream
 		closed  bool
 	}
+	subs subRegistry   // live SubscribeToShard streams
 	wake chan struct{} // nudges the reaper when a transition is scheduled
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -189,6 +196,7 @@ func (e *Engine) Close() error {
 	}
 	e.mu.closed = true
 	e.mu.Unlock()
+	e.subs.endConsumer("") // every subscription ends
 	close(e.stop)
 	e.wg.Wait()
 	return e.closeStreams()

@@ -219,43 +219,64 @@ func (e *Engine) GetRecords(iterator string, limit int) (GetRecordsResult, error
 }
 
 func (e *Engine) readShard(st *stream, sh *shard, it iteratorState, limit int, now int64) (GetRecordsResult, error) {
+	r, err := e.readRecordsLocked(st, sh, it.Offset, limit, maxGetRecordsBytes, now)
+	if err != nil {
+		return GetRecordsResult{}, err
+	}
+	sh.lim.chargeRead(e.limitsLocked(st), r.bytes)
+	res := GetRecordsResult{Records: r.records, MillisBehindLatest: r.millisBehind, ChildShards: r.children}
+	if r.children == nil {
+		it.Offset, it.CreatedMillis = r.next, now
+		res.NextShardIterator = e.tokens.sealIterator(it)
+	}
+	return res, nil
+}
+
+// readResult is what readRecordsLocked found.
+type readResult struct {
+	records      []Record
+	bytes        int    // partition keys plus data
+	next         uint64 // the offset after the last record read
+	millisBehind int64
+	children     []ChildShard // set when next is a closed shard's end
+}
+
+// readRecordsLocked reads up to limit records and about maxBytes from
+// offset from, clamped to what retention keeps. The caller holds st.mu.
+func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, maxBytes int, now int64) (readResult, error) {
 	end := sh.end()
 	start, err := e.retainedStartLocked(st, sh, now)
 	if err != nil {
-		return GetRecordsResult{}, e.internalFailure(err)
+		return readResult{}, e.internalFailure(err)
 	}
-	from := max(it.Offset, start)
-	var res GetRecordsResult
+	from = max(from, start)
+	var res readResult
 	if from < end {
-		recs, err := sh.log.Read(from, min(limit, int(end-from)), maxGetRecordsBytes)
+		recs, err := sh.log.Read(from, min(limit, int(end-from)), maxBytes)
 		if errors.Is(err, storage.ErrOffsetTrimmed) {
 			from = sh.log.Start()
-			recs, err = sh.log.Read(from, limit, maxGetRecordsBytes)
+			recs, err = sh.log.Read(from, min(limit, int(end-from)), maxBytes)
 		}
 		if err != nil {
 			return res, e.internalFailure(err)
 		}
-		res.Records = make([]Record, len(recs))
-		bytes := 0
+		res.records = make([]Record, len(recs))
 		for i, r := range recs {
-			bytes += len(r.PartitionKey) + len(r.Data)
-			res.Records[i] = Record{
+			res.bytes += len(r.PartitionKey) + len(r.Data)
+			res.records[i] = Record{
 				SequenceNumber: sh.seq(r.Offset+1, r.ArrivalMillis).String(),
 				ArrivalMillis:  r.ArrivalMillis, PartitionKey: r.PartitionKey, Data: r.Data,
 			}
 		}
-		sh.lim.chargeRead(e.limitsLocked(st), bytes)
 		from += uint64(len(recs))
 		if from < end && len(recs) > 0 {
-			res.MillisBehindLatest = max(0, sh.log.LastArrivalMillis()-recs[len(recs)-1].ArrivalMillis)
+			res.millisBehind = max(0, sh.log.LastArrivalMillis()-recs[len(recs)-1].ArrivalMillis)
 		}
 	}
+	res.next = from
 	if sh.meta.ClosedMillis != 0 && from >= end {
-		res.ChildShards = st.childShardsLocked(sh.meta.Index)
-		return res, nil
+		res.children = st.childShardsLocked(sh.meta.Index)
 	}
-	it.Offset, it.CreatedMillis = from, now
-	res.NextShardIterator = e.tokens.sealIterator(it)
 	return res, nil
 }
 

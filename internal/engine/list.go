@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 )
 
 // ShardFilter types.
@@ -219,4 +220,13 @@ func (e *Engine) ListStreamsPage(p ListStreamsParams) (ListStreamsPage, error) {
 		page.Streams = append(page.Streams, s)
 	}
 	return page, nil
+}
+
+// sealCursor seals a pagination cursor into a NextToken.
+func (e *Engine) sealCursor(cur any) string {
+	b, err := json.Marshal(cur)
+	if err != nil {
+		panic(fmt.Sprintf("encode cursor: %v", err))
+	}
+	return e.tokens.seal(b)
 }

@@ -182,6 +182,7 @@ func (e *Engine) appendGroup(st *stream, sh *shard, entries []PutEntry, idx []in
 		sn := sh.seq(res.FirstOffset+uint64(j)+1, res.ArrivalMillis)
 		results[i] = PutResult{ShardID: sh.id, SequenceNumber: sn.String()}
 	}
+	sh.notify.broadcast()
 }
 
 // openShardsLocked returns the open shards sorted by starting hash key. They

@@ -139,6 +139,7 @@ func (e *Engine) newChildLocked(st *stream, rng HashRange, now int64, index uint
 func closeLocked(sh *shard, now int64) {
 	sh.meta.ClosedMillis = max(now, sh.meta.CreatedMillis+1)
 	sh.meta.EndOffset = sh.log.End()
+	sh.notify.broadcast() // subscribers see the shard's end
 }
 
 func (e *Engine) splitLocked(st *stream, parent *shard, at HashKey, now int64) error {

@@ -76,6 +76,8 @@ type streamMeta struct {
 	// RetainedFromMillis is a floor under the trim horizon: raising the
 	// retention does not bring back records that had already expired.
 	RetainedFromMillis int64 `json:"retainedFrom,omitempty"`
+	// Consumers are the enhanced fan-out consumers, DELETING ones included.
+	Consumers []consumerMeta `json:"consumers,omitempty"`
 }
 
 // shardMeta is one shard's part of the catalog record.
@@ -107,12 +109,13 @@ type stream struct {
 }
 
 type shard struct {
-	meta  shardMeta
-	id    string
-	rng   HashRange
-	log   *storage.ShardLog
-	store string // storage key
-	lim   shardLimiter
+	meta   shardMeta
+	id     string
+	rng    HashRange
+	log    *storage.ShardLog
+	store  string // storage key
+	lim    shardLimiter
+	notify notifier // wakes subscribers after each append
 }
 
 // ShardID formats a shard index as AWS does: shardId-000000000000.
@@ -383,6 +386,10 @@ func (e *Engine) DeleteStream(name string, enforceConsumerDeletion bool) error {
 		st.mu.Unlock()
 		return errorf(CodeResourceInUse, "Stream %s under account %s is in use, instead in state DELETING.", name, e.cfg.AccountID)
 	}
+	if n := st.consumerCountLocked(now); n > 0 && !enforceConsumerDeletion {
+		st.mu.Unlock()
+		return errorf(CodeResourceInUse, "Stream %s under account %s has %d registered consumers. Deregister them or set EnforceConsumerDeletion to true.", name, e.cfg.AccountID, n)
+	}
 	st.meta.Status = StatusDeleting
 	st.meta.Transition = &transition{To: "", AtMillis: now + e.cfg.StateDelay.Milliseconds()}
 	err := e.persistLocked(st)
@@ -390,6 +397,7 @@ func (e *Engine) DeleteStream(name string, enforceConsumerDeletion bool) error {
 	if err != nil {
 		return e.internalFailure(err)
 	}
+	e.subs.endConsumer(e.consumerKeyPrefix(name, "")[:len(name)+1])
 	if e.cfg.StateDelay == 0 {
 		e.finishDelete(st)
 	} else {
@@ -461,7 +469,8 @@ func (e *Engine) DescribeStream(name string) (StreamInfo, error) {
 	m := &st.meta
 	now := e.nowMillis()
 	info := StreamInfo{
-		Name: m.Name, ARN: e.streamARN(m.Name), Status: st.statusLocked(now), Mode: m.Mode,
+		ConsumerCount: st.consumerCountLocked(now),
+		Name:          m.Name, ARN: e.streamARN(m.Name), Status: st.statusLocked(now), Mode: m.Mode,
 		CreatedMillis: m.CreatedMillis, RetentionHours: m.RetentionHours, EncryptionType: m.EncryptionType,
 		KeyID: m.KeyID, ShardLevelMetrics: append([]string(nil), m.ShardLevelMetrics...), MaxRecordSizeKiB: m.MaxRecordSizeKiB,
 	}

@@ -53,7 +53,7 @@ type removeTagsFromStreamInput struct {
 type listTagsForStreamInput struct {
 	streamRef
 	ExclusiveStartTagKey *string `json:"ExclusiveStartTagKey,omitempty"`
-	Limit                *int64  `json:"Limit,omitempty"`
+	Limit                *int32  `json:"Limit,omitempty"`
 }
 
 type tagOut struct {
@@ -140,13 +140,13 @@ type accountSettingsOutput struct {
 
 type updateMaxRecordSizeInput struct {
 	StreamARN          *string `json:"StreamARN,omitempty"`
-	MaxRecordSizeInKiB *int64  `json:"MaxRecordSizeInKiB,omitempty"`
+	MaxRecordSizeInKiB *int32  `json:"MaxRecordSizeInKiB,omitempty"`
 	StreamId           *string `json:"StreamId,omitempty"`
 }
 
 type updateStreamWarmThroughputInput struct {
 	streamRef
-	WarmThroughputMiBps *int64 `json:"WarmThroughputMiBps,omitempty"`
+	WarmThroughputMiBps *int32 `json:"WarmThroughputMiBps,omitempty"`
 }
 
 type updateStreamWarmThroughputOutput struct {
@@ -581,9 +581,6 @@ func (s *Service) updateStreamWarmThroughput(r *Request) (any, error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	if *in.WarmThroughputMiBps > int64(^uint32(0)>>1) {
-		*in.WarmThroughputMiBps = int64(^uint32(0) >> 1) // Integer members clamp, as Coral does
 	}
 	wt, err := s.eng.UpdateWarmThroughput(name, int(*in.WarmThroughputMiBps))
 	if err != nil {

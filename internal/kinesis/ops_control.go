@@ -12,14 +12,14 @@ func init() {
 
 type retentionInput struct {
 	streamRef
-	RetentionPeriodHours *int64 `json:"RetentionPeriodHours,omitempty"`
+	RetentionPeriodHours *int32 `json:"RetentionPeriodHours,omitempty"`
 }
 
 type updateStreamModeInput struct {
 	StreamARN           *string            `json:"StreamARN,omitempty"`
 	StreamId            *string            `json:"StreamId,omitempty"`
 	StreamModeDetails   *streamModeDetails `json:"StreamModeDetails,omitempty"`
-	WarmThroughputMiBps *int64             `json:"WarmThroughputMiBps,omitempty"`
+	WarmThroughputMiBps *int32             `json:"WarmThroughputMiBps,omitempty"`
 }
 
 func (s *Service) increaseRetention(r *Request) (any, error) { return s.changeRetention(r, true) }

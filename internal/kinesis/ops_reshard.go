@@ -22,7 +22,7 @@ type mergeShardsInput struct {
 
 type updateShardCountInput struct {
 	streamRef
-	TargetShardCount *int64  `json:"TargetShardCount,omitempty"`
+	TargetShardCount *int32  `json:"TargetShardCount,omitempty"`
 	ScalingType      *string `json:"ScalingType,omitempty"`
 }
 

@@ -63,6 +63,12 @@ var modelOperations = []string{
 	"SubscribeToShard",
 }
 
+// IsOperation reports whether op is an operation of the Kinesis model.
+func IsOperation(op string) bool {
+	_, ok := operations[op]
+	return ok || contains(modelOperations, op)
+}
+
 // Handle runs one operation. The error, when not nil, is an *awsproto.Error
 // ready to send.
 func (s *Service) Handle(r *Request) (any, error) {

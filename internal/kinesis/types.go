@@ -18,11 +18,11 @@ type streamModeDetails struct {
 
 type createStreamInput struct {
 	StreamName                 *string            `json:"StreamName,omitempty"`
-	ShardCount                 *int64             `json:"ShardCount,omitempty"`
+	ShardCount                 *int32             `json:"ShardCount,omitempty"`
 	StreamModeDetails          *streamModeDetails `json:"StreamModeDetails,omitempty"`
 	Tags                       map[string]string  `json:"Tags,omitempty"`
-	WarmThroughputMiBps        *int64             `json:"WarmThroughputMiBps,omitempty"`
-	MaxRecordSizeInKiB         *int64             `json:"MaxRecordSizeInKiB,omitempty"`
+	WarmThroughputMiBps        *int32             `json:"WarmThroughputMiBps,omitempty"`
+	MaxRecordSizeInKiB         *int32             `json:"MaxRecordSizeInKiB,omitempty"`
 	RecordDistributionStrategy *string            `json:"RecordDistributionStrategy,omitempty"`
 }
 
@@ -33,7 +33,7 @@ type deleteStreamInput struct {
 
 type describeStreamInput struct {
 	streamRef
-	Limit                 *int64  `json:"Limit,omitempty"`
+	Limit                 *int32  `json:"Limit,omitempty"`
 	ExclusiveStartShardId *string `json:"ExclusiveStartShardId,omitempty"`
 }
 
@@ -105,7 +105,7 @@ type describeStreamSummaryOutput struct {
 }
 
 type listStreamsInput struct {
-	Limit                    *int64  `json:"Limit,omitempty"`
+	Limit                    *int32  `json:"Limit,omitempty"`
 	ExclusiveStartStreamName *string `json:"ExclusiveStartStreamName,omitempty"`
 	NextToken                *string `json:"NextToken,omitempty"`
 }
@@ -135,7 +135,7 @@ type listShardsInput struct {
 	streamRef
 	NextToken               *string             `json:"NextToken,omitempty"`
 	ExclusiveStartShardId   *string             `json:"ExclusiveStartShardId,omitempty"`
-	MaxResults              *int64              `json:"MaxResults,omitempty"`
+	MaxResults              *int32              `json:"MaxResults,omitempty"`
 	StreamCreationTimestamp *awsproto.Timestamp `json:"StreamCreationTimestamp,omitempty"`
 	ShardFilter             *shardFilter        `json:"ShardFilter,omitempty"`
 }
@@ -200,7 +200,7 @@ type getShardIteratorOutput struct {
 
 type getRecordsInput struct {
 	ShardIterator *string `json:"ShardIterator,omitempty"`
-	Limit         *int64  `json:"Limit,omitempty"`
+	Limit         *int32  `json:"Limit,omitempty"`
 	StreamARN     *string `json:"StreamARN,omitempty"`
 	StreamId      *string `json:"StreamId,omitempty"`
 	DryRun        *bool   `json:"DryRun,omitempty"`

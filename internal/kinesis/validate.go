@@ -76,14 +76,15 @@ type intRule struct {
 // noMax is an intRule.max for members bounded only below.
 const noMax = math.MaxInt64
 
-func (v *validator) int(path string, val *int64, r intRule) {
+// int checks an Integer member (Go int32, as the SDKs model it).
+func (v *validator) int(path string, val *int32, r intRule) {
 	if val == nil {
 		if r.required {
 			v.add(awsproto.ProblemRequired(path))
 		}
 		return
 	}
-	v.add(awsproto.ProblemRange(*val, path, r.min, r.max))
+	v.add(awsproto.ProblemRange(int64(*val), path, r.min, r.max))
 }
 
 // blob checks a blob member's length in bytes.

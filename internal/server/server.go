@@ -148,8 +148,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("read request body", "err", err)
 		return
 	}
-	if service != kinesis.TargetPrefix {
+	if service != kinesis.TargetPrefix || !kinesis.IsOperation(op) {
 		awsproto.WriteError(w, proto, awsproto.Errorf("UnknownOperationException", ""))
+		return
+	}
+	if len(body) == 0 {
+		// AWS answers an empty body, even for operations without input
+		// members, with a bare SerializationException.
+		awsproto.WriteError(w, proto, awsproto.Errorf("SerializationException", ""))
 		return
 	}
 	req := &kinesis.Request{Operation: op, Protocol: proto, Body: body, Region: credentialRegion(r)}
