@@ -59,7 +59,6 @@ func register(ops map[string]handler) {
 // so clients can tell the difference.
 var modelOperations = []string{
 	"CreateChannel", "DeleteChannel", "DescribeChannel", "ListChannels", "UpdateChannel",
-	"RegisterStreamConsumer", "DeregisterStreamConsumer", "DescribeStreamConsumer", "ListStreamConsumers",
 	"SubscribeToShard",
 }
 
