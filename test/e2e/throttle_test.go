@@ -1,0 +1,410 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+)
+
+// throttleMsg is AWS's message for a shard over its throughput.
+func throttleMsg(stream, shard string) string {
+	return "Rate exceeded for shard " + shard + " in stream " + stream + " under account " + testAccount + "."
+}
+
+// writeLoadResult counts the per-record results of an offered load.
+type writeLoadResult struct {
+	offered, accepted, rejected int
+	window                      time.Duration // the measured window's length
+}
+
+// offerWriteLoad sends PutRecords batches of small records to one stream
+// from several goroutines at a fixed total rate for warmup+window, and
+// counts the per-record results of the batches sent during window (the
+// warm-up drains the shard's initial burst allowance). Every goroutine
+// stops by itself when its schedule ends. Rejected entries must carry
+// AWS's throttling code and message; anything else fails the test.
+func offerWriteLoad(t *testing.T, c *kinesis.Client, stream string, perSecond int, warmup, window time.Duration) writeLoadResult {
+	t.Helper()
+	const (
+		workers = 4
+		batch   = 50
+	)
+	// Each worker sends one batch every interval.
+	interval := time.Duration(float64(time.Second) * float64(workers*batch) / float64(perSecond))
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	end := measureFrom.Add(window)
+	wantMsg := throttleMsg(stream, shardID(0))
+
+	var mu sync.Mutex
+	var res writeLoadResult
+	var problems []string
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Workers are staggered across the interval to spread the load.
+			next := start.Add(interval * time.Duration(w) / workers)
+			for seq := 0; next.Before(end); seq++ {
+				if d := time.Until(next); d > 0 {
+					time.Sleep(d)
+				}
+				sentAt := time.Now()
+				next = next.Add(interval)
+				entries := make([]types.PutRecordsRequestEntry, batch)
+				for i := range entries {
+					entries[i] = types.PutRecordsRequestEntry{
+						PartitionKey: aws.String(fmt.Sprintf("w%d", w)),
+						Data:         []byte(fmt.Sprintf("w%d-%d-%d", w, seq, i)),
+					}
+				}
+				out, err := c.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries}, noRetries)
+				counted := !sentAt.Before(measureFrom)
+				mu.Lock()
+				if err != nil {
+					problems = append(problems, fmt.Sprintf("PutRecords: %v", err))
+					mu.Unlock()
+					continue
+				}
+				failed := 0
+				for _, r := range out.Records {
+					if r.ErrorCode == nil {
+						if r.SequenceNumber == nil || aws.ToString(r.ShardId) != shardID(0) {
+							problems = append(problems, fmt.Sprintf("accepted entry: ShardId %q SequenceNumber %v", aws.ToString(r.ShardId), r.SequenceNumber))
+						}
+						if counted {
+							res.accepted++
+						}
+						continue
+					}
+					failed++
+					if counted {
+						res.rejected++
+					}
+					if aws.ToString(r.ErrorCode) != "ProvisionedThroughputExceededException" || aws.ToString(r.ErrorMessage) != wantMsg ||
+						r.SequenceNumber != nil || r.ShardId != nil {
+						problems = append(problems, fmt.Sprintf("rejected entry: ErrorCode %q ErrorMessage %q SequenceNumber %v ShardId %v; want %q %q and no sequence number or shard",
+							aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage), r.SequenceNumber, r.ShardId,
+							"ProvisionedThroughputExceededException", wantMsg))
+					}
+				}
+				if got := int(aws.ToInt32(out.FailedRecordCount)); got != failed {
+					problems = append(problems, fmt.Sprintf("FailedRecordCount %d, but %d entries failed", got, failed))
+				}
+				if counted {
+					res.offered += batch
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	res.window = window
+	if elapsed := time.Since(measureFrom); elapsed > window+2*time.Second {
+		t.Logf("the load's last calls finished %v after the window began (window %v); the machine is slow", elapsed, window)
+	}
+	// Report each kind of problem a few times only.
+	seen := map[string]int{}
+	for _, p := range problems {
+		if seen[p]++; seen[p] <= 3 {
+			t.Error(p)
+		}
+	}
+	return res
+}
+
+// TestShardWriteLimit offers about 2,000 records/s to one shard for 10
+// seconds: with --shard-limits aws about 1,000 records/s are accepted and
+// every other entry is refused with AWS's per-record error; with
+// --shard-limits off every record is accepted.
+func TestShardWriteLimit(t *testing.T) {
+	t.Parallel()
+	const (
+		offer  = 2000
+		window = 10 * time.Second
+		warmup = time.Second
+	)
+	t.Run("aws", func(t *testing.T) {
+		t.Parallel()
+		srv := startServerAWSLimits(t)
+		c := srv.client()
+		const name = "limited"
+		createStream(t, c, name, 1)
+		r := offerWriteLoad(t, c, name, offer, warmup, window)
+		rate := float64(r.accepted) / window.Seconds()
+		t.Logf("--shard-limits aws: offered %d records (%.0f/s), accepted %d (%.0f records/s), rejected %d in %v",
+			r.offered, float64(r.offered)/window.Seconds(), r.accepted, rate, r.rejected, window)
+		if r.offered < offer*int(window.Seconds())*8/10 {
+			t.Fatalf("only %d records offered in %v; the load generator fell behind", r.offered, window)
+		}
+		if rate < 900 || rate > 1100 {
+			t.Errorf("accepted %.0f records/s on one shard; AWS's limit is 1,000 records/s (allowed 900..1100)", rate)
+		}
+		if r.rejected == 0 {
+			t.Errorf("no entry was rejected at twice the shard's limit")
+		}
+		if r.accepted+r.rejected != r.offered {
+			t.Errorf("accepted %d + rejected %d != offered %d", r.accepted, r.rejected, r.offered)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		t.Parallel()
+		srv := startServer(t, "--shard-limits", "off")
+		c := srv.client()
+		const name = "unlimited"
+		createStream(t, c, name, 1)
+		r := offerWriteLoad(t, c, name, offer, warmup, window)
+		t.Logf("--shard-limits off: offered %d records, accepted %d (%.0f records/s), rejected %d in %v",
+			r.offered, r.accepted, float64(r.accepted)/window.Seconds(), r.rejected, window)
+		if r.rejected != 0 || r.accepted != r.offered || r.offered == 0 {
+			t.Errorf("--shard-limits off: accepted %d, rejected %d of %d offered; want all accepted", r.accepted, r.rejected, r.offered)
+		}
+	})
+}
+
+// TestShardWriteLimitPutRecord checks that PutRecord is throttled as a
+// whole call when the shard's write budget is spent, and that the refused
+// record is not stored.
+func TestShardWriteLimitPutRecord(t *testing.T) {
+	t.Parallel()
+	srv := startServerAWSLimits(t)
+	c := srv.client(noRetries)
+	ctx := context.Background()
+	const name = "putrecord"
+	createStream(t, c, name, 1)
+
+	// A record of 1 MiB (key plus data) takes the whole second's byte
+	// budget; a second one right after it is over the limit.
+	key := "k"
+	big := bytes.Repeat([]byte{'a'}, 1<<20-len(key))
+	if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String(key), Data: big}); err != nil {
+		t.Fatalf("first 1 MiB PutRecord: %v", err)
+	}
+	_, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String(key), Data: big})
+	expectErr(t, err, "ProvisionedThroughputExceededException", throttleMsg(name, shardID(0)))
+
+	// Small records: 1,000 a second. PutRecords spends the records budget,
+	// then several clients call PutRecord as fast as they can until one
+	// is refused; the refusal is a whole-call error with the same message.
+	var mu sync.Mutex
+	ok, refused := 0, 0
+	for i := 0; i < 2; i++ {
+		entries := make([]types.PutRecordsRequestEntry, 500)
+		for j := range entries {
+			entries[j] = types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: []byte("s")}
+		}
+		out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
+		if err != nil {
+			t.Fatalf("PutRecords: %v", err)
+		}
+		ok += len(entries) - int(aws.ToInt32(out.FailedRecordCount))
+	}
+	stop := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(30 * time.Second)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String(key), Data: []byte("s")})
+				mu.Lock()
+				if err == nil {
+					ok++
+				} else {
+					refused++
+					if ae := asThrottleErr(err); ae != "" {
+						t.Errorf("PutRecord: %s", ae)
+					}
+					once.Do(func() { close(stop) })
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("PutRecord: %d small records accepted, %d calls refused", ok, refused)
+	if refused == 0 {
+		t.Fatalf("PutRecord was never throttled in 30s")
+	}
+
+	// The refused records were not stored: the shard holds the first big
+	// record and the accepted small ones.
+	var got []types.Record
+	it := iterator(t, c, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: aws.String(shardID(0)),
+		ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	deadline = time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+		if err != nil {
+			apiErr(t, err, "ProvisionedThroughputExceededException")
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		got = append(got, out.Records...)
+		if len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
+			break
+		}
+		it = aws.ToString(out.NextShardIterator)
+	}
+	if len(got) != 1+ok {
+		t.Errorf("shard holds %d records, want %d (1 big + %d small accepted)", len(got), 1+ok, ok)
+	}
+	bigCount := 0
+	for _, r := range got {
+		if len(r.Data) == len(big) {
+			bigCount++
+		}
+	}
+	if bigCount != 1 {
+		t.Errorf("shard holds %d big records, want 1 (the throttled one must not be stored)", bigCount)
+	}
+}
+
+// TestShardReadLimit checks GetRecords (5 calls/s and 2 MiB/s per shard)
+// and GetShardIterator (5 calls/s per shard) throttling.
+func TestShardReadLimit(t *testing.T) {
+	t.Parallel()
+	srv := startServerAWSLimits(t)
+	c := srv.client(noRetries)
+	ctx := context.Background()
+	const name = "reads"
+	createStream(t, c, name, 2)
+	if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("a"),
+		ExplicitHashKey: aws.String("0"), Data: []byte("hello")}); err != nil {
+		t.Fatalf("PutRecord: %v", err)
+	}
+
+	t.Run("GetRecords calls", func(t *testing.T) {
+		it := iterator(t, c, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: aws.String(shardID(0)),
+			ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		for i := 1; i <= 5; i++ {
+			out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+			if err != nil {
+				t.Fatalf("GetRecords call %d of 5: %v", i, err)
+			}
+			it = aws.ToString(out.NextShardIterator)
+		}
+		start := time.Now()
+		_, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+		if time.Since(start) > 150*time.Millisecond {
+			t.Logf("6th call took %v", time.Since(start))
+		}
+		expectErr(t, err, "ProvisionedThroughputExceededException", throttleMsg(name, shardID(0)))
+
+		// The other shard has its own budget.
+		it1 := iterator(t, c, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: aws.String(shardID(1)),
+			ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		if _, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it1)}); err != nil {
+			t.Errorf("GetRecords on the other shard: %v", err)
+		}
+
+		// The iterator stays valid, and the shard serves reads again once
+		// its budget refills.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+			if err == nil {
+				break
+			}
+			apiErr(t, err, "ProvisionedThroughputExceededException")
+			if time.Now().After(deadline) {
+				t.Fatalf("GetRecords still throttled 5s after 6 calls")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+
+	t.Run("GetShardIterator calls", func(t *testing.T) {
+		in := &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: aws.String(shardID(1)), ShardIteratorType: types.ShardIteratorTypeLatest}
+		// The previous subtest took one call from shard 1's budget and then
+		// waited long enough for it to refill: at most five in a row fit.
+		ok := 0
+		var err error
+		for i := 0; i < 6; i++ {
+			if _, err = c.GetShardIterator(ctx, in); err != nil {
+				break
+			}
+			ok++
+		}
+		if ok > 5 {
+			t.Fatalf("6 GetShardIterator calls in a row succeeded")
+		}
+		expectErr(t, err, "ProvisionedThroughputExceededException", throttleMsg(name, shardID(1)))
+	})
+
+	t.Run("GetRecords bytes", func(t *testing.T) {
+		// 4 MiB in shard 1, written at the write limit (1 MiB/s).
+		payload := bytes.Repeat([]byte{'b'}, 1<<20-1)
+		for i := 0; i < 4; i++ {
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				_, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("b"),
+					ExplicitHashKey: aws.String(maxHashKey.String()), Data: payload})
+				if err == nil {
+					break
+				}
+				apiErr(t, err, "ProvisionedThroughputExceededException")
+				if time.Now().After(deadline) {
+					t.Fatalf("1 MiB PutRecord %d throttled for 10s", i)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		// Let the call budget refill (the previous subtest spent it).
+		var it string
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			out, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: aws.String(shardID(1)),
+				ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+			if err == nil {
+				it = aws.ToString(out.ShardIterator)
+				break
+			}
+			apiErr(t, err, "ProvisionedThroughputExceededException")
+			if time.Now().After(deadline) {
+				t.Fatalf("GetShardIterator throttled for 5s")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+		if err != nil {
+			t.Fatalf("first GetRecords: %v", err)
+		}
+		if len(out.Records) != 4 {
+			t.Fatalf("first GetRecords returned %d records, want all 4 (4 MiB is under the 10 MiB per call)", len(out.Records))
+		}
+		// 4 MiB read from a 2 MiB/s budget: the next call, at once, is refused.
+		_, err = c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: out.NextShardIterator})
+		expectErr(t, err, "ProvisionedThroughputExceededException", throttleMsg(name, shardID(1)))
+	})
+}
+
+// asThrottleErr describes err unless it is ProvisionedThroughputExceededException
+// with AWS's message for shardId-000000000000 of stream "putrecord".
+func asThrottleErr(err error) string {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return fmt.Sprintf("%T %v, want ProvisionedThroughputExceededException", err, err)
+	}
+	if ae.ErrorCode() != "ProvisionedThroughputExceededException" || ae.ErrorMessage() != throttleMsg("putrecord", shardID(0)) {
+		return fmt.Sprintf("%s %q, want ProvisionedThroughputExceededException %q", ae.ErrorCode(), ae.ErrorMessage(), throttleMsg("putrecord", shardID(0)))
+	}
+	return ""
+}
