@@ -92,7 +92,8 @@ func TestOpenUnwritable(t *testing.T) {
 }
 
 func TestOpenBadOptions(t *testing.T) {
-	for _, o := range []Options{{SegmentBytes: -1}, {SegmentBytes: maxSegmentBytes + 1}, {IndexIntervalBytes: -1}} {
+	for _, o := range []Options{{SegmentBytes: -1}, {SegmentBytes: maxSegmentBytes + 1}, {IndexIntervalBytes: -1},
+		{SegmentMaxAge: -1}, {SegmentMaxAge: minSegmentMaxAge - 1}, {SegmentMaxAge: maxSegmentMaxAge + 1}} {
 		if _, err := Open(vfs.NewMem(), memDir, quietOptions(t, o)); err == nil {
 			t.Errorf("Open(%+v) succeeded", o)
 		}
