@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// onDemandSummary returns DescribeStreamSummary's description.
+func onDemandSummary(t testing.TB, c *kinesis.Client, name string) *types.StreamDescriptionSummary {
+	t.Helper()
+	out, err := c.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("DescribeStreamSummary %s: %v", name, err)
+	}
+	return out.StreamDescriptionSummary
+}
+
+func onDemandMode(s *types.StreamDescriptionSummary) types.StreamMode {
+	if s.StreamModeDetails == nil {
+		return ""
+	}
+	return s.StreamModeDetails.StreamMode
+}
+
+// TestOnDemandStreamGrows makes one shard of an ON_DEMAND stream hot (more
+// than 1,000 records/s under one partition key, with AWS's shard limits)
+// and waits for the stream to split it.
+func TestOnDemandStreamGrows(t *testing.T) {
+	t.Parallel()
+	srv := startServerAWSLimits(t)
+	c := srv.client(noRetries)
+	ctx := context.Background()
+	const name = "od"
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}}); err != nil {
+		t.Fatalf("CreateStream ON_DEMAND: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	sum := onDemandSummary(t, c, name)
+	if onDemandMode(sum) != types.StreamModeOnDemand || aws.ToInt32(sum.OpenShardCount) != 4 {
+		t.Fatalf("new ON_DEMAND stream: mode %q, %d open shards; want ON_DEMAND with 4", onDemandMode(sum), aws.ToInt32(sum.OpenShardCount))
+	}
+	before := openShardsSorted(t, c, name)
+	const key = "hot-key"
+	hot := shardForKey(t, before, hashKey(key))
+	var hotShard types.Shard
+	for _, s := range before {
+		if aws.ToString(s.ShardId) == hot {
+			hotShard = s
+		}
+	}
+
+	// Producers: about 2,000 records/s under one key, for at most 30 s or
+	// until the test has seen the stream grow.
+	var accepted, rejected atomic.Int64
+	var callErrs atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	loadEnd := time.Now().Add(30 * time.Second)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for seq := 0; time.Now().Before(loadEnd); seq++ {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				entries := make([]types.PutRecordsRequestEntry, 50)
+				for i := range entries {
+					entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: []byte(fmt.Sprintf("%d-%d-%d", w, seq, i))}
+				}
+				out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
+				if err != nil {
+					callErrs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				for _, r := range out.Records {
+					if r.ErrorCode == nil {
+						accepted.Add(1)
+						continue
+					}
+					rejected.Add(1)
+					if aws.ToString(r.ErrorCode) != "ProvisionedThroughputExceededException" {
+						firstErr.CompareAndSwap(nil, "entry error "+aws.ToString(r.ErrorCode)+": "+aws.ToString(r.ErrorMessage))
+						callErrs.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	stopLoad := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	defer stopLoad()
+
+	start := time.Now()
+	var open int32
+	for {
+		open = aws.ToInt32(onDemandSummary(t, c, name).OpenShardCount)
+		if open > 4 {
+			break
+		}
+		if time.Now().After(loadEnd.Add(5 * time.Second)) {
+			stopLoad()
+			t.Fatalf("ON_DEMAND stream still has %d open shards after %v of load on %s (%d records accepted, %d refused)",
+				open, time.Since(start).Round(time.Millisecond), hot, accepted.Load(), rejected.Load())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	grewAfter := time.Since(start)
+	stopLoad()
+	t.Logf("stream grew to %d open shards after %v: %d records accepted, %d refused", open, grewAfter.Round(time.Millisecond),
+		accepted.Load(), rejected.Load())
+	if n := callErrs.Load(); n != 0 {
+		t.Errorf("%d calls or entries failed other than by throttling; first: %v", n, firstErr.Load())
+	}
+	if rejected.Load() == 0 {
+		t.Errorf("no record was refused, yet the stream grew")
+	}
+
+	// The hot shard is closed and has exactly two children that split its
+	// range.
+	all := listAllShards(t, c, name)
+	var kids []types.Shard
+	for _, s := range all {
+		id := aws.ToString(s.ShardId)
+		if id == hot {
+			if shardOpen(s) {
+				t.Errorf("hot shard %s is still open", hot)
+			}
+		}
+		if aws.ToString(s.ParentShardId) == hot {
+			if s.AdjacentParentShardId != nil {
+				t.Errorf("split child %s has AdjacentParentShardId %s", id, aws.ToString(s.AdjacentParentShardId))
+			}
+			kids = append(kids, s)
+		}
+	}
+	if len(kids) != 2 {
+		t.Fatalf("hot shard %s has children %v, want two", hot, shardIDs(kids))
+	}
+	if bigOf(t, kids[0].HashKeyRange.StartingHashKey).Cmp(bigOf(t, kids[1].HashKeyRange.StartingHashKey)) > 0 {
+		kids[0], kids[1] = kids[1], kids[0]
+	}
+	lo, hi := kids[0].HashKeyRange, kids[1].HashKeyRange
+	if aws.ToString(lo.StartingHashKey) != aws.ToString(hotShard.HashKeyRange.StartingHashKey) ||
+		aws.ToString(hi.EndingHashKey) != aws.ToString(hotShard.HashKeyRange.EndingHashKey) ||
+		new(big.Int).Add(bigOf(t, lo.EndingHashKey), big.NewInt(1)).Cmp(bigOf(t, hi.StartingHashKey)) != 0 {
+		t.Errorf("children %s %s..%s and %s %s..%s do not split %s %s..%s",
+			aws.ToString(kids[0].ShardId), aws.ToString(lo.StartingHashKey), aws.ToString(lo.EndingHashKey),
+			aws.ToString(kids[1].ShardId), aws.ToString(hi.StartingHashKey), aws.ToString(hi.EndingHashKey),
+			hot, aws.ToString(hotShard.HashKeyRange.StartingHashKey), aws.ToString(hotShard.HashKeyRange.EndingHashKey))
+	}
+	// The other three original shards are untouched and still open.
+	for _, s := range before {
+		id := aws.ToString(s.ShardId)
+		if id == hot {
+			continue
+		}
+		for _, a := range all {
+			if aws.ToString(a.ShardId) == id && !shardOpen(a) {
+				t.Errorf("cold shard %s was closed", id)
+			}
+		}
+	}
+	sum = onDemandSummary(t, c, name)
+	if onDemandMode(sum) != types.StreamModeOnDemand || sum.StreamStatus != types.StreamStatusActive {
+		t.Errorf("after growing: mode %q status %q", onDemandMode(sum), sum.StreamStatus)
+	}
+}
+
+// TestOnDemandStreamMode switches a stream PROVISIONED -> ON_DEMAND ->
+// PROVISIONED and checks AWS's limit of two capacity-mode changes in 24
+// hours.
+func TestOnDemandStreamMode(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "--state-delay", "300ms")
+	c := srv.client(noRetries)
+	ctx := context.Background()
+	const name = "modes"
+	createStream(t, c, name, 2)
+	arn := aws.String(streamARN(name))
+	setMode := func(m types.StreamMode) error {
+		_, err := c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: arn,
+			StreamModeDetails: &types.StreamModeDetails{StreamMode: m}})
+		return err
+	}
+	split := func() error {
+		_, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name), ShardToSplit: aws.String(shardID(0)),
+			NewStartingHashKey: aws.String("1000")})
+		return err
+	}
+	if m := onDemandMode(onDemandSummary(t, c, name)); m != types.StreamModeProvisioned {
+		t.Fatalf("new stream's mode %q, want PROVISIONED", m)
+	}
+
+	if err := setMode(types.StreamModeOnDemand); err != nil {
+		t.Fatalf("UpdateStreamMode ON_DEMAND: %v", err)
+	}
+	// The change takes the stream through UPDATING, like other updates.
+	if st := onDemandSummary(t, c, name).StreamStatus; st != types.StreamStatusUpdating {
+		t.Errorf("right after UpdateStreamMode the stream is %s, want UPDATING", st)
+	}
+	reshardWaitActive(t, c, name)
+	sum := onDemandSummary(t, c, name)
+	if onDemandMode(sum) != types.StreamModeOnDemand || aws.ToInt32(sum.OpenShardCount) != 2 {
+		t.Errorf("after UpdateStreamMode ON_DEMAND: mode %q, %d open shards; want ON_DEMAND, shards unchanged (2)",
+			onDemandMode(sum), aws.ToInt32(sum.OpenShardCount))
+	}
+	apiErr(t, split(), "ValidationException")
+
+	if err := setMode(types.StreamModeProvisioned); err != nil {
+		t.Fatalf("UpdateStreamMode PROVISIONED: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	if m := onDemandMode(onDemandSummary(t, c, name)); m != types.StreamModeProvisioned {
+		t.Errorf("after UpdateStreamMode PROVISIONED: mode %q", m)
+	}
+	// A provisioned stream can be resharded again.
+	if err := split(); err != nil {
+		t.Errorf("SplitShard after switching back to PROVISIONED: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+
+	// A third change within 24 hours is over AWS's limit of two.
+	ae := apiErr(t, setMode(types.StreamModeOnDemand), "LimitExceededException")
+	t.Logf("third UpdateStreamMode: %s", ae.ErrorMessage())
+	if m := onDemandMode(onDemandSummary(t, c, name)); m != types.StreamModeProvisioned {
+		t.Errorf("a refused UpdateStreamMode changed the mode to %q", m)
+	}
+
+	// Other streams have their own count; an ON_DEMAND stream can go to
+	// PROVISIONED and keeps its 4 shards.
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("od2"),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}}); err != nil {
+		t.Fatalf("CreateStream ON_DEMAND: %v", err)
+	}
+	reshardWaitActive(t, c, "od2")
+	if _, err := c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: aws.String(streamARN("od2")),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeProvisioned}}); err != nil {
+		t.Fatalf("UpdateStreamMode od2 PROVISIONED: %v", err)
+	}
+	reshardWaitActive(t, c, "od2")
+	sum = onDemandSummary(t, c, "od2")
+	if onDemandMode(sum) != types.StreamModeProvisioned || aws.ToInt32(sum.OpenShardCount) != 4 {
+		t.Errorf("od2 after PROVISIONED: mode %q, %d open shards; want PROVISIONED with 4", onDemandMode(sum), aws.ToInt32(sum.OpenShardCount))
+	}
+
+	// An unknown stream.
+	_, err := c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: aws.String(streamARN("nosuch")),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}})
+	expectErr(t, err, "ResourceNotFoundException", notFoundMsg("nosuch"))
+}
