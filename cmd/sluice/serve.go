@@ -32,7 +32,9 @@ type serveConfig struct {
 	StateDelay  time.Duration // how long CREATING/UPDATING/DELETING last; 0 means instant
 	ShardLimits string        // "aws" enforces per-shard throughput limits, "off" disables them
 	IteratorTTL time.Duration // shard iterator lifetime; AWS's is 5m
-	LogLevel    string        // debug, info, warn, error
+	// SubscriptionLifetime is how long a SubscribeToShard stream lasts; AWS's is 5m.
+	SubscriptionLifetime time.Duration
+	LogLevel             string // debug, info, warn, error
 }
 
 var (
@@ -54,6 +56,8 @@ func (c *serveConfig) Validate() error {
 		return errors.New("--state-delay must not be negative")
 	case c.IteratorTTL <= 0:
 		return errors.New("--iterator-ttl must be positive")
+	case c.SubscriptionLifetime <= 0:
+		return errors.New("--subscription-lifetime must be positive")
 	case c.DataDir == "":
 		return errors.New("--data-dir must not be empty")
 	}
@@ -68,6 +72,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StateDelay, "state-delay", 0, "how long streams stay CREATING, UPDATING and DELETING")
 	fs.StringVar(&c.ShardLimits, "shard-limits", "aws", "per-shard throughput limits: aws or off")
 	fs.DurationVar(&c.IteratorTTL, "iterator-ttl", 5*time.Minute, "how long shard iterators stay valid (AWS: 5m; shorter for tests)")
+	fs.DurationVar(&c.SubscriptionLifetime, "subscription-lifetime", 5*time.Minute, "how long a SubscribeToShard stream lasts (AWS: 5m; shorter for tests)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
@@ -131,7 +136,7 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 	}
 	ecfg := engine.Config{
 		Region: cfg.Region, AccountID: cfg.AccountID, StateDelay: cfg.StateDelay,
-		IteratorTTL: cfg.IteratorTTL, Logger: log,
+		IteratorTTL: cfg.IteratorTTL, SubscriptionLifetime: cfg.SubscriptionLifetime, Logger: log,
 	}
 	if cfg.ShardLimits == "aws" {
 		ecfg.ShardLimits = engine.AWSShardLimits()
@@ -157,6 +162,7 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 	case err = <-served:
 	case <-ctx.Done():
 		log.Info("shutting down")
+		eng.EndSubscriptions()
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err = srv.Shutdown(sctx)
 		cancel()

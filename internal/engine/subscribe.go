@@ -295,3 +295,7 @@ func (s *Subscription) heartbeat() (SubscribeEvent, error) {
 	})
 	return ev, err
 }
+
+// EndSubscriptions ends every live subscription cleanly, as at the end of
+// their lifetime; the server calls it before it drains requests.
+func (e *Engine) EndSubscriptions() { e.subs.endConsumer("") }

@@ -240,11 +240,17 @@ func (s *Service) getRecords(r *Request) (any, error) {
 			Data: rec.Data, PartitionKey: rec.PartitionKey,
 		}
 	}
-	for _, c := range res.ChildShards {
-		out.ChildShards = append(out.ChildShards, childShard{
+	out.ChildShards = toChildShards(res.ChildShards)
+	return out, nil
+}
+
+func toChildShards(children []engine.ChildShard) []childShard {
+	var out []childShard
+	for _, c := range children {
+		out = append(out, childShard{
 			ShardId: c.ShardID, ParentShards: c.ParentShards,
 			HashKeyRange: hashKeyRange{StartingHashKey: c.HashKeyRange.Start.String(), EndingHashKey: c.HashKeyRange.End.String()},
 		})
 	}
-	return out, nil
+	return out
 }

@@ -59,13 +59,12 @@ func register(ops map[string]handler) {
 // so clients can tell the difference.
 var modelOperations = []string{
 	"CreateChannel", "DeleteChannel", "DescribeChannel", "ListChannels", "UpdateChannel",
-	"SubscribeToShard",
 }
 
 // IsOperation reports whether op is an operation of the Kinesis model.
 func IsOperation(op string) bool {
 	_, ok := operations[op]
-	return ok || contains(modelOperations, op)
+	return ok || op == "SubscribeToShard" || contains(modelOperations, op)
 }
 
 // Handle runs one operation. The error, when not nil, is an *awsproto.Error

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sluicedata/sluice/internal/awsproto"
+	"github.com/sluicedata/sluice/internal/eventstream"
 	"github.com/sluicedata/sluice/internal/kinesis"
 )
 
@@ -159,6 +160,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &kinesis.Request{Operation: op, Protocol: proto, Body: body, Region: credentialRegion(r)}
+	if op == "SubscribeToShard" {
+		s.serveSubscription(w, r, req)
+		return
+	}
 	out, err := s.kinesis.Handle(req)
 	if err != nil {
 		var ae *awsproto.Error
@@ -211,4 +216,42 @@ func newRequestID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// serveSubscription streams a SubscribeToShard response as event-stream
+// messages, over HTTP/2 or chunked HTTP/1.1.
+func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, req *kinesis.Request) {
+	ew := &eventWriter{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(w)}
+	err := s.kinesis.SubscribeToShard(r.Context(), req, ew)
+	if err == nil {
+		return
+	}
+	var ae *awsproto.Error
+	if !ew.begun && errors.As(err, &ae) {
+		awsproto.WriteError(w, req.Protocol, ae)
+		return
+	}
+	s.log.Debug("subscription ended", "err", err)
+}
+
+// eventWriter is a kinesis.EventWriter over an HTTP response.
+type eventWriter struct {
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	enc   *eventstream.Encoder
+	begun bool
+}
+
+func (e *eventWriter) Begin() error {
+	e.w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+	e.w.WriteHeader(http.StatusOK)
+	e.begun = true
+	return e.rc.Flush()
+}
+
+func (e *eventWriter) Write(m *eventstream.Message) error {
+	if err := e.enc.Encode(m); err != nil {
+		return err
+	}
+	return e.rc.Flush()
 }

@@ -1,0 +1,150 @@
+package kinesis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/sluicedata/sluice/internal/awsproto"
+	"github.com/sluicedata/sluice/internal/engine"
+	"github.com/sluicedata/sluice/internal/eventstream"
+)
+
+// SubscribeHeartbeat is how long a caught-up subscription stays quiet
+// before it sends an empty event, so that ContinuationSequenceNumber and
+// MillisBehindLatest keep advancing on the client.
+const SubscribeHeartbeat = 2 * time.Second
+
+// EventWriter sends event-stream messages to a subscriber. The server
+// implements it over the HTTP response: Begin sends the 200 status and
+// headers, Write sends one message and flushes it.
+type EventWriter interface {
+	Begin() error
+	Write(m *eventstream.Message) error
+}
+
+type startingPosition struct {
+	Type           *string             `json:"Type,omitempty"`
+	SequenceNumber *string             `json:"SequenceNumber,omitempty"`
+	Timestamp      *awsproto.Timestamp `json:"Timestamp,omitempty"`
+}
+
+type subscribeInput struct {
+	ConsumerARN      *string           `json:"ConsumerARN,omitempty"`
+	ShardId          *string           `json:"ShardId,omitempty"`
+	StartingPosition *startingPosition `json:"StartingPosition,omitempty"`
+	DryRun           *bool             `json:"DryRun,omitempty"`
+}
+
+// subscribeEvent is SubscribeToShardEvent's payload. ContinuationSequenceNumber
+// is null at a closed shard's end, as AWS sends it.
+type subscribeEvent struct {
+	Records                    []recordOut  `json:"Records"`
+	ContinuationSequenceNumber *string      `json:"ContinuationSequenceNumber"`
+	MillisBehindLatest         int64        `json:"MillisBehindLatest"`
+	ChildShards                []childShard `json:"ChildShards,omitempty"`
+}
+
+// SubscribeToShard runs one SubscribeToShard call. Errors found before the
+// stream starts are returned as *awsproto.Error, and w has not begun; once
+// w has begun, failures are sent as exception events and the return value
+// only says why the stream ended.
+func (s *Service) SubscribeToShard(ctx context.Context, r *Request, w EventWriter) error {
+	sub, err := s.openSubscription(r)
+	if err != nil {
+		return s.wireError(err)
+	}
+	defer sub.Close()
+	if err := w.Begin(); err != nil {
+		return err
+	}
+	if err := w.Write(eventstream.EventMessage("initial-response", []byte("{}"))); err != nil {
+		return err
+	}
+	for {
+		ev, err := sub.Next(ctx, SubscribeHeartbeat)
+		switch {
+		case errors.Is(err, engine.ErrSubscriptionEnded), errors.Is(err, context.Canceled):
+			return nil
+		case err != nil:
+			return s.writeException(w, err)
+		}
+		payload, err := json.Marshal(toSubscribeEvent(ev))
+		if err != nil {
+			return err
+		}
+		if err := w.Write(eventstream.EventMessage("SubscribeToShardEvent", payload)); err != nil {
+			return err
+		}
+		if ev.ChildShards != nil {
+			return nil // the shard's end: the last event
+		}
+	}
+}
+
+func (s *Service) openSubscription(r *Request) (*engine.Subscription, error) {
+	var in subscribeInput
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	var v validator
+	v.str("consumerARN", in.ConsumerARN, strRule{required: true, min: 1, max: 2048, pattern: consumerARNPattern, patText: ruleConsumerARN.patText})
+	v.str("shardId", in.ShardId, ruleRequiredShardID)
+	if in.StartingPosition == nil {
+		v.add(awsproto.ProblemRequired("startingPosition"))
+	} else {
+		v.str("startingPosition.type", in.StartingPosition.Type, strRule{required: true, enum: enumIteratorType})
+		v.str("startingPosition.sequenceNumber", in.StartingPosition.SequenceNumber, ruleSeqNum)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	pos := engine.StartingPosition{Type: *in.StartingPosition.Type, SequenceNumber: deref(in.StartingPosition.SequenceNumber)}
+	if ts := in.StartingPosition.Timestamp; ts != nil {
+		pos.TimestampMillis = &ts.Millis
+	}
+	sub, err := s.eng.SubscribeToShard(*in.ConsumerARN, *in.ShardId, pos)
+	if err != nil {
+		return nil, err
+	}
+	if in.DryRun != nil && *in.DryRun {
+		sub.Close()
+		return nil, dryRunError()
+	}
+	return sub, nil
+}
+
+func toSubscribeEvent(ev engine.SubscribeEvent) subscribeEvent {
+	out := subscribeEvent{Records: make([]recordOut, len(ev.Records)), MillisBehindLatest: ev.MillisBehindLatest}
+	for i, rec := range ev.Records {
+		out.Records[i] = recordOut{
+			SequenceNumber: rec.SequenceNumber, ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: rec.ArrivalMillis},
+			Data: rec.Data, PartitionKey: rec.PartitionKey,
+		}
+	}
+	if ev.ContinuationSequenceNumber != "" {
+		out.ContinuationSequenceNumber = &ev.ContinuationSequenceNumber
+	}
+	out.ChildShards = toChildShards(ev.ChildShards)
+	return out
+}
+
+// writeException sends err as the stream's last message: a modelled
+// exception event when it is one of SubscribeToShard's, else an
+// InternalFailureException.
+func (s *Service) writeException(w EventWriter, err error) error {
+	ae := s.wireError(err)
+	typ := ae.Type
+	switch typ {
+	case "ResourceNotFoundException", "ResourceInUseException", "KMSDisabledException", "KMSInvalidStateException",
+		"KMSAccessDeniedException", "KMSNotFoundException", "KMSOptInRequired", "KMSThrottlingException", "InternalFailureException":
+	default:
+		typ = "InternalFailureException"
+	}
+	payload, _ := json.Marshal(map[string]string{"message": ae.Message})
+	if werr := w.Write(eventstream.ExceptionMessage(typ, payload)); werr != nil {
+		return werr
+	}
+	return err
+}
