@@ -572,6 +572,16 @@ func TestTrimErrors(t *testing.T) {
 					t.Fatalf("Append after a failed roll = %v", err)
 				}
 				checkRecords(t, readAll(t, l, l.Start()), int(l.Start()), 40)
+				// A failed log is still trimmed, but of sealed segments only.
+				last := bases[len(bases)-1]
+				if start, err := l.TrimBefore(tt.millis); err != nil || start != last {
+					t.Fatalf("TrimBefore on the failed log = %d, %v; want %d", start, err, last)
+				}
+				checkRecords(t, readAll(t, l, last), int(last), 40)
+				r := reopen(t, mem.CrashClone(), trimOptions)
+				if r.Start() != last || r.End() != trimRecords || r.Err() != nil {
+					t.Fatalf("after crash Start %d End %d Err %v, want %d %d nil", r.Start(), r.End(), r.Err(), last, trimRecords)
+				}
 				return
 			}
 			if start != uint64(tt.start) || l.Start() != start || l.Err() != nil {

@@ -14,7 +14,10 @@ import (
 // methods are safe for concurrent use by any goroutines. Append serializes
 // writers and shares fsyncs between them; Read, SeekTime and the position
 // accessors never take the writers' lock: they work on an immutable
-// snapshot (logView) of the durable state, published after each fsync.
+// snapshot (logView) of the durable state, published after each fsync and
+// each deleted segment. TrimBefore deletes expired segments from the front
+// (shard_retention.go); readers pin the segments they read, so a trim never
+// closes a file under them.
 //
 // Lock order: Store.mu, then ShardLog.trimMu, then ShardLog.mu; neither
 // ShardLog lock is held while calling into the Store.
