@@ -80,9 +80,14 @@ func newCrashLedger() *crashLedger {
 }
 
 // crashPayload encodes the id at the front of the data; the rest is padding
-// of a size that varies with the id.
+// of a size that varies with the id. One record in a thousand is 64 KiB, so
+// that some batches span many pages and a kill can land inside one.
 func crashPayload(id int64) []byte {
-	return []byte(fmt.Sprintf("%d|%s", id, strings.Repeat("x", int(id%173))))
+	pad := int(id % 173)
+	if id%1000 == 7 {
+		pad += 64 << 10
+	}
+	return []byte(fmt.Sprintf("%d|%s", id, strings.Repeat("x", pad)))
 }
 
 func crashID(data []byte) (int64, bool) {
