@@ -1,13 +1,22 @@
 // Package e2e holds Sluice's end-to-end tests. They build the real sluice
-// binary once, start it as a child process on a free loopback port with a
-// fresh data directory, and drive it with real clients: aws-sdk-go-v2, the
-// AWS CLI v2 (Debian's awscli package), raw JSON 1.1 and CBOR 1.1 requests
-// shaped like the Java SDK's, and HTTP/2 without TLS (h2c).
+// binary once (with -race when the tests run with -race), start it as a
+// child process on a free loopback port with a fresh data directory, and
+// drive it with real clients: aws-sdk-go-v2, the AWS CLI v2 (Debian's awscli
+// package), raw JSON 1.1 and CBOR 1.1 requests shaped like the Java SDK's,
+// and HTTP/2 without TLS (h2c).
+//
+// startServer runs the server with --shard-limits off, because functional
+// tests read a shard more often than AWS's 5 calls a second allow;
+// startServerAWSLimits keeps the defaults. Every server is stopped with
+// SIGTERM at the end of its test and must exit 0; its output is logged when
+// the test fails.
 //
 // The crash test (TestCrashDurability) kills the server with SIGKILL under
 // write load and checks that every acknowledged record survives exactly once.
-// Its round count comes from SLUICE_CRASH_ROUNDS (default 20 when CI=true,
-// 3 otherwise) and its random schedule from SLUICE_CRASH_SEED.
+// Its round count comes from SLUICE_CRASH_ROUNDS (default 20 under CI=true or
+// scripts/test.sh, 3 otherwise) and its random schedule from
+// SLUICE_CRASH_SEED, which every run logs.
 //
-// Run everything with `bash scripts/test.sh` from the repository root.
+// SLUICE_E2E_BIN=path runs the tests against a prebuilt binary instead of
+// building ./cmd/sluice. Run everything with `bash scripts/test.sh`.
 package e2e
