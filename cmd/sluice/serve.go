@@ -26,6 +26,9 @@ import (
 // underscores); a flag on the command line wins over the environment.
 type serveConfig struct {
 	Listen      string        // address of the HTTP port
+	TLSListen   string        // address of the TLS port; "" means none
+	TLSCert     string        // PEM certificate for the TLS port; "" means self-signed
+	TLSKey      string        // PEM key for --tls-cert
 	DataDir     string        // where streams are stored
 	Region      string        // the region in ARNs
 	AccountID   string        // the account id in ARNs and messages
@@ -66,6 +69,9 @@ func (c *serveConfig) Validate() error {
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:4567", "address of the HTTP port (HTTP/1.1 and h2c)")
+	fs.StringVar(&c.TLSListen, "tls-listen", "", "address of the TLS port (HTTP/2 and HTTP/1.1); empty: no TLS port")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate for the TLS port (default: a self-signed one for localhost kept in the data dir)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.StringVar(&c.DataDir, "data-dir", "./sluice-data", "directory for stream data and the catalog")
 	fs.StringVar(&c.Region, "region", "us-east-1", "region used in ARNs")
 	fs.StringVar(&c.AccountID, "account-id", "000000000000", "12-digit account id used in ARNs and messages")
@@ -146,11 +152,22 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 		store.Close()
 		return fmt.Errorf("load streams from %s: %w", cfg.DataDir, err)
 	}
-	srv := server.New(server.Config{Listen: cfg.Listen, Logger: log}, kinesis.New(eng, log))
+	scfg := server.Config{Listen: cfg.Listen, TLSListen: cfg.TLSListen, Logger: log}
+	if cfg.TLSListen != "" {
+		if scfg.TLS, err = server.TLSConfig(cfg.TLSCert, cfg.TLSKey, cfg.DataDir); err != nil {
+			eng.Close()
+			store.Close()
+			return err
+		}
+	}
+	srv := server.New(scfg, kinesis.New(eng, log))
 	if err := srv.Listen(); err != nil {
 		eng.Close()
 		store.Close()
 		return err
+	}
+	if a := srv.TLSAddr(); a != nil {
+		log.Info("sluice serving TLS", "addr", "https://"+a.String())
 	}
 	log.Info("sluice serving", "version", version, "addr", "http://"+srv.Addr().String(), "data-dir", cfg.DataDir)
 

@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -29,8 +30,13 @@ const DefaultMaxRequestBytes = 16 << 20
 
 // Config holds the server's settings.
 type Config struct {
-	// Listen is the address to bind, host:port.
+	// Listen is the address of the plain port, host:port (HTTP/1.1 and h2c).
 	Listen string
+	// TLSListen is the address of the TLS port; "" means none.
+	TLSListen string
+	// TLS is the TLS port's configuration (see TLSConfig); required with
+	// TLSListen.
+	TLS *tls.Config
 	// MaxRequestBytes bounds request bodies; zero means
 	// DefaultMaxRequestBytes. Larger bodies get HTTP 413.
 	MaxRequestBytes int64
@@ -42,8 +48,10 @@ type Server struct {
 	cfg     Config
 	kinesis *kinesis.Service
 	log     *slog.Logger
-	http    *http.Server
+	http    *http.Server // the plain port
+	https   *http.Server // the TLS port, when configured
 	ln      net.Listener
+	tlsLn   net.Listener
 }
 
 // New returns a server that answers Kinesis requests with k.
@@ -65,35 +73,80 @@ func New(cfg Config, k *kinesis.Service) *Server {
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	if cfg.TLSListen != "" {
+		var tlsProtocols http.Protocols
+		tlsProtocols.SetHTTP1(true)
+		tlsProtocols.SetHTTP2(true)
+		s.https = &http.Server{
+			Handler:           s,
+			Protocols:         &tlsProtocols,
+			TLSConfig:         cfg.TLS,
+			ReadHeaderTimeout: 30 * time.Second,
+			IdleTimeout:       5 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug), // handshake noise
+		}
+	}
 	return s
 }
 
-// Listen binds the configured address. It fails if the port is in use.
+// Listen binds the configured addresses. It fails if a port is in use.
 func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
 	s.ln = ln
+	if s.https != nil {
+		tl, err := net.Listen("tcp", s.cfg.TLSListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s: %w", s.cfg.TLSListen, err)
+		}
+		s.tlsLn = tls.NewListener(tl, s.cfg.TLS)
+	}
 	return nil
 }
 
-// Addr is the bound address; valid after Listen.
+// Addr is the plain port's bound address; valid after Listen.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Serve answers requests until Shutdown. It returns nil after a clean
-// shutdown.
-func (s *Server) Serve() error {
-	err := s.http.Serve(s.ln)
-	if errors.Is(err, http.ErrServerClosed) {
+// TLSAddr is the TLS port's bound address, or nil; valid after Listen.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tlsLn == nil {
 		return nil
 	}
-	return err
+	return s.tlsLn.Addr()
+}
+
+// Serve answers requests on every port until Shutdown. It returns nil
+// after a clean shutdown.
+func (s *Server) Serve() error {
+	errs := make(chan error, 2)
+	n := 1
+	go func() { errs <- s.http.Serve(s.ln) }()
+	if s.https != nil {
+		n++
+		go func() { errs <- s.https.Serve(s.tlsLn) }()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
+			first = err
+			s.Shutdown(context.Background()) // one port failing stops the other
+		}
+	}
+	return first
 }
 
 // Shutdown stops accepting connections and waits for in-flight requests to
 // finish, or for ctx to end.
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if s.https != nil {
+		err = errors.Join(err, s.https.Shutdown(ctx))
+	}
+	return err
+}
 
 // ServeHTTP routes one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,12 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -190,5 +195,58 @@ func TestStreamConsumers(t *testing.T) {
 	apiErr(t, err, "ResourceNotFoundException")
 	if _, err := c.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String("cons"), EnforceConsumerDeletion: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTLSPort serves every operation on the TLS port with a self-signed
+// certificate kept in the data directory, over HTTP/2, SubscribeToShard
+// included.
+func TestTLSPort(t *testing.T) {
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	srv := startServer(t, "--tls-listen", tlsAddr)
+	pemBytes, err := os.ReadFile(filepath.Join(srv.dataDir, "tls-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatal("bad certificate file")
+	}
+	tr := newTransport()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	tr.ForceAttemptHTTP2 = true
+	hc := &http.Client{Transport: tr, Timeout: sdkCallTimeout}
+	resp, err := hc.Get("https://" + tlsAddr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Fatalf("healthz over TLS: %d %s", resp.StatusCode, resp.Proto)
+	}
+	c := newKinesisClient(t, "https://"+tlsAddr, func(o *kinesis.Options) { o.HTTPClient = hc })
+	createStream(t, c, "secure", 1)
+	arn := registerActive(t, c, "secure", "r")
+	sub := subscribe(t, c, arn, shardID(0), &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+	put, err := c.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String("secure"), PartitionKey: aws.String("k"), Data: []byte("over tls")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev := sub.next(t, 5*time.Second)
+		if len(ev.Records) > 0 {
+			if aws.ToString(ev.Records[0].SequenceNumber) != aws.ToString(put.SequenceNumber) {
+				t.Fatalf("record %+v", ev.Records[0])
+			}
+			break
+		}
+	}
+	// SIGTERM ends the live subscription and the server exits; the
+	// certificate is reused after a restart.
+	srv.stop()
+	srv.restart()
+	again, err := os.ReadFile(filepath.Join(srv.dataDir, "tls-cert.pem"))
+	if err != nil || string(again) != string(pemBytes) {
+		t.Fatalf("certificate changed across restart: %v", err)
 	}
 }
