@@ -307,7 +307,7 @@ func trimPayload(key string) []byte { return bytes.Repeat([]byte(key), 3) }
 // at or after the last trim time was deleted, everything from Start() reads
 // back, and a restart keeps Start().
 func TestTrimConcurrent(t *testing.T) {
-	const writers, appendsPerWriter, readers, window = 2, 150, 2, 40
+	const writers, appendsPerWriter, readers = 2, 150, 2
 	for _, fsys := range trimFilesystems {
 		t.Run(fsys.name, func(t *testing.T) {
 			fs, dir := fsys.mk(t)
@@ -316,49 +316,21 @@ func TestTrimConcurrent(t *testing.T) {
 			l := createShard(t, s, crashKey)
 			var clock atomic.Int64
 			clock.Store(1000)
-			type acked struct {
-				first   uint64
-				n       int
-				arrival int64
-			}
-			results := make(chan acked, writers*appendsPerWriter)
+			results := make(chan trimAcked, writers*appendsPerWriter)
 			var writing, others sync.WaitGroup
 			var stop atomic.Bool
 			for w := 0; w < writers; w++ {
 				writing.Add(1)
 				go func() {
 					defer writing.Done()
-					for i := 0; i < appendsPerWriter; i++ {
-						es := make([]Entry, 1+(w+i)%4)
-						for j := range es {
-							key := fmt.Sprintf("w%d-%d-%d", w, i, j)
-							es[j] = Entry{PartitionKey: key, Data: trimPayload(key)}
-						}
-						res, err := l.Append(es, clock.Add(1))
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						results <- acked{res.FirstOffset, len(es), res.ArrivalMillis}
-					}
+					appendForTrim(t, l, &clock, w, appendsPerWriter, results)
 				}()
 			}
 			var lastMillis atomic.Int64
 			others.Add(1)
 			go func() {
 				defer others.Done()
-				var prev uint64
-				for !stop.Load() {
-					m := clock.Load() - window
-					start, err := l.TrimBefore(m)
-					if err != nil || start < prev {
-						t.Errorf("TrimBefore(%d) = %d, %v; previous start %d", m, start, err, prev)
-						return
-					}
-					prev = start
-					lastMillis.Store(m)
-					runtime.Gosched()
-				}
+				trimLoop(t, l, &clock, &stop, &lastMillis)
 			}()
 			for r := 0; r < readers; r++ {
 				others.Add(1)
@@ -377,21 +349,7 @@ func TestTrimConcurrent(t *testing.T) {
 			if t.Failed() {
 				return
 			}
-			// The last trim must have kept every batch that arrived at or
-			// after its time.
-			m, start := lastMillis.Load(), l.Start()
-			total := 0
-			for a := range results {
-				total += a.n
-				if a.arrival >= m && a.first < start {
-					t.Fatalf("batch at %d arrived at %d, but the trim before %d left start %d", a.first, a.arrival, m, start)
-				}
-			}
-			if l.End() != uint64(total) || l.Err() != nil {
-				t.Fatalf("End %d Err %v, want %d nil", l.End(), l.Err(), total)
-			}
-			recs := readAll(t, l, start)
-			checkTrimRecords(t, recs, start)
+			start, total := checkTrimKept(t, l, lastMillis.Load(), results)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -400,12 +358,76 @@ func TestTrimConcurrent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if l.Start() != start || l.End() != uint64(total) {
+			if l.Start() != start || l.End() != total {
 				t.Fatalf("after restart Start %d End %d, want %d %d", l.Start(), l.End(), start, total)
 			}
 			checkTrimRecords(t, readAll(t, l, start), start)
 		})
 	}
+}
+
+// trimAcked is one acknowledged batch of TestTrimConcurrent.
+type trimAcked struct {
+	first   uint64
+	n       int
+	arrival int64
+}
+
+// appendForTrim appends count batches of 1 to 4 self-checking records,
+// each at the next tick of clock.
+func appendForTrim(t *testing.T, l *ShardLog, clock *atomic.Int64, w, count int, results chan<- trimAcked) {
+	for i := 0; i < count; i++ {
+		es := make([]Entry, 1+(w+i)%4)
+		for j := range es {
+			key := fmt.Sprintf("w%d-%d-%d", w, i, j)
+			es[j] = Entry{PartitionKey: key, Data: trimPayload(key)}
+		}
+		res, err := l.Append(es, clock.Add(1))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		results <- trimAcked{res.FirstOffset, len(es), res.ArrivalMillis}
+	}
+}
+
+// trimLoop trims everything older than the last 40 ticks of clock until
+// stopped, checking that the start never goes back, and records the time
+// of its last trim.
+func trimLoop(t *testing.T, l *ShardLog, clock *atomic.Int64, stop *atomic.Bool, lastMillis *atomic.Int64) {
+	const window = 40
+	var prev uint64
+	for !stop.Load() {
+		m := clock.Load() - window
+		start, err := l.TrimBefore(m)
+		if err != nil || start < prev {
+			t.Errorf("TrimBefore(%d) = %d, %v; previous start %d", m, start, err, prev)
+			return
+		}
+		prev = start
+		lastMillis.Store(m)
+		runtime.Gosched()
+	}
+}
+
+// checkTrimKept checks that the last trim, at millis, kept every batch
+// that arrived at or after millis, and that everything from Start() reads
+// back. It returns Start() and End().
+func checkTrimKept(t *testing.T, l *ShardLog, millis int64, results <-chan trimAcked) (start, end uint64) {
+	t.Helper()
+	start = l.Start()
+	total := 0
+	for a := range results {
+		total += a.n
+		if a.arrival >= millis && a.first < start {
+			t.Fatalf("batch at %d arrived at %d, but the trim before %d left start %d", a.first, a.arrival, millis, start)
+		}
+	}
+	if l.End() != uint64(total) || l.Err() != nil {
+		t.Fatalf("End %d Err %v, want %d nil", l.End(), l.Err(), total)
+	}
+	checkTrimRecords(t, readAll(t, l, start), start)
+	return start, uint64(total)
 }
 
 // readRacingTrim reads and seeks at random places around Start(), which a
@@ -667,4 +689,63 @@ func TestSegmentMaxAge(t *testing.T) {
 			})
 		}
 	}
+}
+
+// blockingSyncDir stops the first SyncDir of one directory once armed,
+// until released.
+type blockingSyncDir struct {
+	dir     string
+	armed   atomic.Bool
+	entered chan struct{}
+	resume  chan struct{}
+}
+
+func (b *blockingSyncDir) MaybeError(op vfs.Op, path string) error {
+	if op == vfs.OpSyncDir && path == b.dir && b.armed.CompareAndSwap(true, false) {
+		close(b.entered)
+		<-b.resume
+	}
+	return nil
+}
+
+// TestCloseDuringTrim closes a log while a trim is deleting its first
+// segment: Close waits for that segment, the trim then stops with
+// ErrClosed, and a restart finds the log starting after that segment.
+func TestCloseDuringTrim(t *testing.T) {
+	mem := vfs.NewMem()
+	bs := &blockingSyncDir{dir: shardPath, entered: make(chan struct{}), resume: make(chan struct{})}
+	s := openStore(t, vfs.NewErrorFS(mem, bs), trimOptions)
+	l := trimLog(t, s)
+	bs.armed.Store(true)
+	type result struct {
+		start uint64
+		err   error
+	}
+	trimmed := make(chan result, 1)
+	go func() {
+		start, err := l.TrimBefore(trimArrival(10))
+		trimmed <- result{start, err}
+	}()
+	<-bs.entered
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	for deadline := time.Now().Add(10 * time.Second); !l.closing.Load(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not start")
+		}
+	}
+	close(bs.resume)
+	res := <-trimmed
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(res.err, ErrClosed) || res.start != 3 {
+		t.Fatalf("TrimBefore interrupted by Close = %d, %v; want 3, ErrClosed", res.start, res.err)
+	}
+	clone := mem.CrashClone()
+	r := reopen(t, clone, trimOptions)
+	if r.End() != trimRecords {
+		t.Fatalf("after Close End %d, want %d", r.End(), trimRecords)
+	}
+	checkTrimmed(t, r, clone, shardPath, 3)
 }
