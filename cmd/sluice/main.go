@@ -2,6 +2,7 @@
 // Amazon Kinesis APIs.
 //
 //	sluice serve [flags]    run the server
+//	sluice tail [flags] S   follow a stream's records
 //	sluice version          print the version
 package main
 
@@ -26,6 +27,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "tail":
+		return tail(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "sluice", version)
 		return 0
@@ -43,6 +46,7 @@ func usage(w io.Writer) {
 
 Commands:
   serve     run the Kinesis-compatible server (see sluice serve -h)
+  tail      follow every shard of a stream and print its records (sluice tail -h)
   version   print the version
 `)
 }
