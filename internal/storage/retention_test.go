@@ -547,81 +547,121 @@ func TestTrimCrash(t *testing.T) {
 	}
 }
 
-// TestTrimErrors injects I/O errors into trims. A failed remove or
-// directory fsync stops the trim with the error, keeps the log healthy and
-// readable, and the next trim finishes the job; a failed roll of the active
-// segment fails the log, as in Append.
+// TestTrimErrors injects I/O errors into trims, on MemFS and the OS. A
+// failed remove or directory fsync stops the trim with the error, keeps the
+// log healthy and readable, and the next trim finishes the job; a failed
+// roll of the active segment fails the log, as in Append, and the next trim
+// deletes only sealed segments.
 func TestTrimErrors(t *testing.T) {
 	hasSuffix := func(suffix string) func(string) bool {
 		return func(p string) bool { return strings.HasSuffix(p, suffix) }
 	}
-	isShardDir := func(p string) bool { return p == shardPath }
 	tests := []struct {
 		name   string
-		inj    vfs.Injector
+		inj    func(shardDir string) vfs.Injector
 		millis int64
 		// start after the failed trim; -1: the log is failed instead
 		start int
 	}{
-		{"second segment remove fails", vfs.FailNth(vfs.OpRemove, hasSuffix(segmentSuffix), 2), trimArrival(10), 3},
-		{"offset index remove fails", vfs.FailNth(vfs.OpRemove, hasSuffix(offsetIndexSuffix), 1), trimArrival(10), 0},
-		{"time index remove fails", vfs.FailNth(vfs.OpRemove, hasSuffix(timeIndexSuffix), 2), trimArrival(10), 3},
-		{"dir sync fails", vfs.FailNth(vfs.OpSyncDir, isShardDir, 1), trimArrival(10), 0},
-		{"third dir sync fails", vfs.FailNth(vfs.OpSyncDir, isShardDir, 3), trimArrival(10), 6},
-		{"roll's sync fails", vfs.FailNth(vfs.OpSync, hasSuffix(segmentSuffix), 1), 1 << 50, -1},
-		{"roll's dir sync fails", vfs.FailNth(vfs.OpSyncDir, isShardDir, 1), 1 << 50, -1},
-		{"dir sync after roll fails", vfs.FailNth(vfs.OpSyncDir, isShardDir, 3), 1 << 50, 0},
+		{"second segment remove fails", func(string) vfs.Injector {
+			return vfs.FailNth(vfs.OpRemove, hasSuffix(segmentSuffix), 2)
+		}, trimArrival(10), 3},
+		{"offset index remove fails", func(string) vfs.Injector {
+			return vfs.FailNth(vfs.OpRemove, hasSuffix(offsetIndexSuffix), 1)
+		}, trimArrival(10), 0},
+		{"time index remove fails", func(string) vfs.Injector {
+			return vfs.FailNth(vfs.OpRemove, hasSuffix(timeIndexSuffix), 2)
+		}, trimArrival(10), 3},
+		{"dir sync fails", func(d string) vfs.Injector { return failSyncDir(d, 1) }, trimArrival(10), 0},
+		{"third dir sync fails", func(d string) vfs.Injector { return failSyncDir(d, 3) }, trimArrival(10), 6},
+		{"roll's sync fails", func(string) vfs.Injector {
+			return vfs.FailNth(vfs.OpSync, hasSuffix(segmentSuffix), 1)
+		}, 1 << 50, -1},
+		{"roll's dir sync fails", func(d string) vfs.Injector { return failSyncDir(d, 1) }, 1 << 50, -1},
+		{"dir sync after roll fails", func(d string) vfs.Injector { return failSyncDir(d, 3) }, 1 << 50, 0},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			mem := vfs.NewMem()
-			inj := &armedInjector{inner: tt.inj}
-			s := openStore(t, vfs.NewErrorFS(mem, inj), trimOptions)
-			l := trimLog(t, s)
-			bases, _ := listShard(t, mem, shardPath)
-			want := wantTrimStart(bases, trimRecords, tt.millis)
-			inj.armed.Store(true)
-			start, err := l.TrimBefore(tt.millis)
-			inj.armed.Store(false)
-			if !errors.Is(err, vfs.ErrInjected) {
-				t.Fatalf("TrimBefore = %d, %v; want the injected error", start, err)
-			}
-			if tt.start < 0 {
-				if !errors.Is(l.Err(), vfs.ErrInjected) {
-					t.Fatalf("failed roll: Err() = %v, want the injected error", l.Err())
+	for _, fsys := range trimFilesystems {
+		for _, tt := range tests {
+			t.Run(fsys.name+"/"+tt.name, func(t *testing.T) {
+				fs, dir := fsys.mk(t)
+				shardDir := filepath.Join(dir, shardsDirName, crashKey)
+				inj := &armedInjector{inner: tt.inj(shardDir)}
+				s := openDirStore(t, vfs.NewErrorFS(fs, inj), dir, trimOptions)
+				l := trimLog(t, s)
+				bases, _ := listShard(t, fs, shardDir)
+				inj.armed.Store(true)
+				start, err := l.TrimBefore(tt.millis)
+				inj.armed.Store(false)
+				if !errors.Is(err, vfs.ErrInjected) {
+					t.Fatalf("TrimBefore = %d, %v; want the injected error", start, err)
 				}
-				if _, err := l.Append(entries(trimRecords, 1, 40), 1<<50); !errors.Is(err, vfs.ErrInjected) {
-					t.Fatalf("Append after a failed roll = %v", err)
+				if tt.start < 0 {
+					checkTrimFailedLog(t, s, l, fs, shardDir, bases, tt.millis)
+					return
 				}
-				checkRecords(t, readAll(t, l, l.Start()), int(l.Start()), 40)
-				// A failed log is still trimmed, but of sealed segments only.
-				last := bases[len(bases)-1]
-				if start, err := l.TrimBefore(tt.millis); err != nil || start != last {
-					t.Fatalf("TrimBefore on the failed log = %d, %v; want %d", start, err, last)
+				if start != uint64(tt.start) || l.Start() != start || l.Err() != nil {
+					t.Fatalf("failed trim returned start %d, Start %d, Err %v; want %d nil", start, l.Start(), l.Err(), tt.start)
 				}
-				checkRecords(t, readAll(t, l, last), int(last), 40)
-				r := reopen(t, mem.CrashClone(), trimOptions)
-				if r.Start() != last || r.End() != trimRecords || r.Err() != nil {
-					t.Fatalf("after crash Start %d End %d Err %v, want %d %d nil", r.Start(), r.End(), r.Err(), last, trimRecords)
+				checkRecords(t, readAll(t, l, start), int(start), 40)
+				// Arriving at millis, this record is kept by the trim again.
+				mustAppend(t, l, entries(trimRecords, 1, 40), max(trimArrival(trimRecords), tt.millis))
+				want := wantTrimStart(bases, trimRecords, tt.millis)
+				if start, err = l.TrimBefore(tt.millis); err != nil || start != want {
+					t.Fatalf("TrimBefore retried = %d, %v; want %d", start, err, want)
 				}
-				return
-			}
-			if start != uint64(tt.start) || l.Start() != start || l.Err() != nil {
-				t.Fatalf("failed trim returned start %d, Start %d, Err %v; want %d nil", start, l.Start(), l.Err(), tt.start)
-			}
-			checkRecords(t, readAll(t, l, start), int(start), 40)
-			// Arriving at millis, this record is kept by the trim again.
-			mustAppend(t, l, entries(trimRecords, 1, 40), max(trimArrival(trimRecords), tt.millis))
-			if start, err = l.TrimBefore(tt.millis); err != nil || start != want {
-				t.Fatalf("TrimBefore retried = %d, %v; want %d", start, err, want)
-			}
-			checkTrimmed(t, l, mem, shardPath, want)
-			r := reopen(t, mem.CrashClone(), trimOptions)
-			if r.Start() != want || r.End() != trimRecords+1 {
-				t.Fatalf("after crash Start %d End %d, want %d %d", r.Start(), r.End(), want, trimRecords+1)
-			}
-		})
+				checkTrimmed(t, l, fs, shardDir, want)
+				r := restartShard(t, s, fs, shardDir)
+				if r.Start() != want || r.End() != trimRecords+1 || r.Err() != nil {
+					t.Fatalf("after restart Start %d End %d Err %v, want %d %d nil", r.Start(), r.End(), r.Err(), want, trimRecords+1)
+				}
+			})
+		}
 	}
+}
+
+func failSyncDir(dir string, n int64) vfs.Injector {
+	return vfs.FailNth(vfs.OpSyncDir, func(p string) bool { return p == dir }, n)
+}
+
+// checkTrimFailedLog checks a log whose active segment failed to roll in a
+// trim: failed, still readable, and trimmed of its sealed segments only.
+func checkTrimFailedLog(t *testing.T, s *Store, l *ShardLog, fs vfs.FS, shardDir string, bases []uint64, millis int64) {
+	t.Helper()
+	if !errors.Is(l.Err(), vfs.ErrInjected) {
+		t.Fatalf("failed roll: Err() = %v, want the injected error", l.Err())
+	}
+	if _, err := l.Append(entries(trimRecords, 1, 40), millis); !errors.Is(err, vfs.ErrInjected) {
+		t.Fatalf("Append after a failed roll = %v", err)
+	}
+	checkRecords(t, readAll(t, l, l.Start()), int(l.Start()), 40)
+	last := bases[len(bases)-1]
+	if start, err := l.TrimBefore(millis); err != nil || start != last {
+		t.Fatalf("TrimBefore on the failed log = %d, %v; want %d", start, err, last)
+	}
+	checkRecords(t, readAll(t, l, last), int(last), 40)
+	r := restartShard(t, s, fs, shardDir)
+	if r.Start() != last || r.End() != trimRecords || r.Err() != nil {
+		t.Fatalf("after restart Start %d End %d Err %v, want %d %d nil", r.Start(), r.End(), r.Err(), last, trimRecords)
+	}
+}
+
+// restartShard reopens the crashKey log in shardDir as a new process
+// would: on MemFS after a crash (keeping only synced data), on the OS after
+// closing s.
+func restartShard(t *testing.T, s *Store, fs vfs.FS, shardDir string) *ShardLog {
+	t.Helper()
+	if mem, ok := fs.(*vfs.MemFS); ok {
+		fs = mem.CrashClone()
+	} else {
+		s.Close()
+	}
+	o, _ := quietOptions(t, trimOptions).withDefaults()
+	l, err := openShardLog(fs, shardDir, crashKey, o)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
 // TestTrimRemovesLeftoverIndexes: index files below the first segment, as
