@@ -20,6 +20,11 @@ import (
 // reshardKeys is how many partition keys the resharding producer writes.
 const reshardKeys = 50
 
+// reshardStateDelay is how long the resharding test's server keeps a
+// stream UPDATING: long enough that a call right after a reshard finds it
+// UPDATING even on a loaded machine.
+const reshardStateDelay = 2 * time.Second
+
 // reshardAck is one record the server acknowledged.
 type reshardAck struct {
 	key     string
@@ -48,7 +53,7 @@ func reshardKey(i int) string { return fmt.Sprintf("pk-%02d", i) }
 
 func (p *reshardProducer) run(ctx context.Context) {
 	counters := make([]int, reshardKeys)
-	tick := time.NewTicker(5 * time.Millisecond)
+	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for round := 0; ; round++ {
 		select {
@@ -197,7 +202,7 @@ func shardIDs(shards []types.Shard) []string {
 // every acknowledged record is read exactly once and in put order per key.
 func TestReshardingReadEveryRecordOnce(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "--state-delay", "500ms")
+	srv := startServer(t, "--state-delay", reshardStateDelay.String())
 	c := srv.client()
 	const name = "reshard"
 	createStream(t, c, name, 2)
@@ -232,20 +237,24 @@ func TestReshardingReadEveryRecordOnce(t *testing.T) {
 	}
 	lo, hi := bigOf(t, open[0].HashKeyRange.StartingHashKey), bigOf(t, open[0].HashKeyRange.EndingHashKey)
 	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1)
+	splitStart := time.Now()
 	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{
 		StreamName: aws.String(name), ShardToSplit: open[0].ShardId, NewStartingHashKey: aws.String(mid.String()),
 	}); err != nil {
 		t.Fatalf("SplitShard %s at %s: %v", aws.ToString(open[0].ShardId), mid, err)
 	}
-	// While the stream is UPDATING, AWS refuses a second reshard.
+	// While the stream is UPDATING (reshardStateDelay from the split),
+	// AWS refuses a second reshard with ResourceInUseException.
 	_, err := c.SplitShard(ctx, &kinesis.SplitShardInput{
 		StreamName: aws.String(name), ShardToSplit: open[1].ShardId,
 		NewStartingHashKey: aws.String(new(big.Int).Rsh(new(big.Int).Add(bigOf(t, open[1].HashKeyRange.StartingHashKey), maxHashKey), 1).String()),
 	})
-	if err == nil {
-		t.Fatalf("SplitShard while UPDATING succeeded; AWS answers ResourceInUseException")
+	if took := time.Since(splitStart); err == nil {
+		t.Fatalf("SplitShard %v after another SplitShard succeeded; while the stream is UPDATING (%v) AWS answers ResourceInUseException",
+			took.Round(time.Millisecond), reshardStateDelay)
+	} else if took < reshardStateDelay {
+		apiErr(t, err, "ResourceInUseException")
 	}
-	apiErr(t, err, "ResourceInUseException")
 	reshardWaitActive(t, c, name)
 	more()
 
