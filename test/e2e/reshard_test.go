@@ -781,3 +781,189 @@ func TestReshardErrors(t *testing.T) {
 		}
 	})
 }
+
+// reshardWaitClock waits until the wall clock has passed ts by margin.
+func reshardWaitClock(t testing.TB, ts time.Time, margin time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(margin + 5*time.Second)
+	for !time.Now().After(ts.Add(margin)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("clock did not pass %v", ts.Add(margin))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// reshardReadToEnd reads a closed shard from it until GetRecords answers
+// without NextShardIterator, and returns the records and the last answer's
+// ChildShards.
+func reshardReadToEnd(t testing.TB, c *kinesis.Client, it string, limit *int32) ([]types.Record, []types.ChildShard) {
+	t.Helper()
+	var recs []types.Record
+	for i := 0; i < 1000; i++ {
+		out, err := c.GetRecords(context.Background(), &kinesis.GetRecordsInput{ShardIterator: aws.String(it), Limit: limit})
+		if err != nil {
+			t.Fatalf("GetRecords: %v", err)
+		}
+		recs = append(recs, out.Records...)
+		if out.NextShardIterator == nil {
+			return recs, out.ChildShards
+		}
+		if len(out.ChildShards) != 0 {
+			t.Errorf("GetRecords answered ChildShards with a NextShardIterator")
+		}
+		it = aws.ToString(out.NextShardIterator)
+	}
+	t.Fatalf("closed shard not read to its end in 1000 calls (%d records)", len(recs))
+	return nil, nil
+}
+
+// TestReshardClosedShardEnds reads a split shard with every iterator type
+// to its end, checks ListShards' filters on the resharded stream, and that
+// the shard graph and the closed shard's end survive a restart.
+func TestReshardClosedShardEnds(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	c := srv.client()
+	ctx := context.Background()
+	const name = "ends"
+	createStream(t, c, name, 1)
+	put := func(key string) *kinesis.PutRecordOutput {
+		t.Helper()
+		out, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String(key), Data: []byte(key)}, noRetries)
+		if err != nil {
+			t.Fatalf("PutRecord: %v", err)
+		}
+		return out
+	}
+	var before []*kinesis.PutRecordOutput
+	for i := 0; i < 5; i++ {
+		before = append(before, put(reshardKey(i)))
+	}
+	created := time.Now()
+	reshardWaitClock(t, created, 50*time.Millisecond)
+	tBefore := time.Now()
+	reshardWaitClock(t, tBefore, 50*time.Millisecond)
+	mid := new(big.Int).Rsh(maxHashKey, 1)
+	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name), ShardToSplit: aws.String(shardID(0)),
+		NewStartingHashKey: aws.String(mid.String())}); err != nil {
+		t.Fatalf("SplitShard: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	splitDone := time.Now()
+	reshardWaitClock(t, splitDone, 50*time.Millisecond)
+	tAfter := time.Now()
+	for i := 0; i < 5; i++ {
+		put(reshardKey(i))
+	}
+
+	checkKids := func(what string, kids []types.ChildShard) {
+		t.Helper()
+		if len(kids) != 2 {
+			t.Errorf("%s: ChildShards %+v, want %s and %s", what, kids, shardID(1), shardID(2))
+			return
+		}
+		want := [][3]string{{shardID(1), "0", new(big.Int).Sub(mid, big.NewInt(1)).String()}, {shardID(2), mid.String(), maxHashKey.String()}}
+		for i, k := range kids {
+			if aws.ToString(k.ShardId) != want[i][0] || len(k.ParentShards) != 1 || k.ParentShards[0] != shardID(0) || k.HashKeyRange == nil ||
+				aws.ToString(k.HashKeyRange.StartingHashKey) != want[i][1] || aws.ToString(k.HashKeyRange.EndingHashKey) != want[i][2] {
+				t.Errorf("%s: ChildShards[%d] = {%s %v %+v}, want {%s [%s] %s..%s}", what, i, aws.ToString(k.ShardId), k.ParentShards,
+					k.HashKeyRange, want[i][0], shardID(0), want[i][1], want[i][2])
+			}
+		}
+	}
+	last := aws.ToString(before[len(before)-1].SequenceNumber)
+	check := func(stage string) {
+		t.Helper()
+		for _, tc := range []struct {
+			what  string
+			in    kinesis.GetShardIteratorInput
+			limit *int32
+			want  int
+		}{
+			{"TRIM_HORIZON", kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeTrimHorizon}, nil, 5},
+			{"TRIM_HORIZON, Limit 1", kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeTrimHorizon}, aws.Int32(1), 5},
+			{"LATEST", kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeLatest}, nil, 0},
+			{"AT_SEQUENCE_NUMBER last", kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber,
+				StartingSequenceNumber: aws.String(last)}, nil, 1},
+			{"AFTER_SEQUENCE_NUMBER last", kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAfterSequenceNumber,
+				StartingSequenceNumber: aws.String(last)}, nil, 0},
+			{"AT_TIMESTAMP before the split", kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAtTimestamp,
+				Timestamp: aws.Time(created.Add(-time.Hour))}, nil, 5},
+			{"AT_TIMESTAMP after the split", kinesis.GetShardIteratorInput{ShardIteratorType: types.ShardIteratorTypeAtTimestamp,
+				Timestamp: aws.Time(tAfter)}, nil, 0},
+		} {
+			in := tc.in
+			in.StreamName, in.ShardId = aws.String(name), aws.String(shardID(0))
+			recs, kids := reshardReadToEnd(t, c, iterator(t, c, &in), tc.limit)
+			if len(recs) != tc.want {
+				t.Errorf("%s: closed shard read %s: %d records, want %d", stage, tc.what, len(recs), tc.want)
+			}
+			if len(recs) == tc.want {
+				// The shard's last tc.want records, in order.
+				for i, r := range recs {
+					if want := aws.ToString(before[5-tc.want+i].SequenceNumber); aws.ToString(r.SequenceNumber) != want {
+						t.Errorf("%s: %s record %d sequence %s, want %s", stage, tc.what, i, aws.ToString(r.SequenceNumber), want)
+					}
+				}
+			}
+			checkKids(stage+": "+tc.what, kids)
+		}
+
+		// ListShards' filters on the resharded stream.
+		for _, f := range []struct {
+			what string
+			f    types.ShardFilter
+			want []string
+		}{
+			{"AT_LATEST", types.ShardFilter{Type: types.ShardFilterTypeAtLatest}, []string{shardID(1), shardID(2)}},
+			{"AT_TRIM_HORIZON", types.ShardFilter{Type: types.ShardFilterTypeAtTrimHorizon}, []string{shardID(0)}},
+			{"FROM_TRIM_HORIZON", types.ShardFilter{Type: types.ShardFilterTypeFromTrimHorizon}, []string{shardID(0), shardID(1), shardID(2)}},
+			{"AT_TIMESTAMP before the split", types.ShardFilter{Type: types.ShardFilterTypeAtTimestamp, Timestamp: aws.Time(tBefore)}, []string{shardID(0)}},
+			{"AT_TIMESTAMP after the split", types.ShardFilter{Type: types.ShardFilterTypeAtTimestamp, Timestamp: aws.Time(tAfter)}, []string{shardID(1), shardID(2)}},
+			{"FROM_TIMESTAMP before the split", types.ShardFilter{Type: types.ShardFilterTypeFromTimestamp, Timestamp: aws.Time(tBefore)}, []string{shardID(0), shardID(1), shardID(2)}},
+			{"FROM_TIMESTAMP after the split", types.ShardFilter{Type: types.ShardFilterTypeFromTimestamp, Timestamp: aws.Time(tAfter)}, []string{shardID(1), shardID(2)}},
+			{"AFTER_SHARD_ID", types.ShardFilter{Type: types.ShardFilterTypeAfterShardId, ShardId: aws.String(shardID(0))}, []string{shardID(1), shardID(2)}},
+		} {
+			out, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name), ShardFilter: &f.f})
+			if err != nil {
+				t.Errorf("%s: ListShards %s: %v", stage, f.what, err)
+				continue
+			}
+			if got := strings.Join(shardIDs(out.Shards), ","); got != strings.Join(f.want, ",") {
+				t.Errorf("%s: ListShards %s = [%s], want %v", stage, f.what, got, f.want)
+			}
+		}
+	}
+	check("before restart")
+	graph := func() string {
+		var b strings.Builder
+		for _, s := range listAllShards(t, c, name) {
+			fmt.Fprintf(&b, "%s p=%s a=%s %s..%s seq %s..%s\n", aws.ToString(s.ShardId), aws.ToString(s.ParentShardId),
+				aws.ToString(s.AdjacentParentShardId), aws.ToString(s.HashKeyRange.StartingHashKey), aws.ToString(s.HashKeyRange.EndingHashKey),
+				aws.ToString(s.SequenceNumberRange.StartingSequenceNumber), aws.ToString(s.SequenceNumberRange.EndingSequenceNumber))
+		}
+		return b.String()
+	}
+	g := graph()
+	srv.stop()
+	srv.restart()
+	if g2 := graph(); g2 != g {
+		t.Errorf("ListShards changed across a restart:\nbefore:\n%s\nafter:\n%s", g, g2)
+	}
+	check("after restart")
+	// New records still go to the children, above what was there.
+	for _, child := range []string{shardID(1), shardID(2)} {
+		recs := readShard(t, c, name, child)
+		checkOrdered(t, recs)
+		for _, r := range recs {
+			if !seqLess(last, aws.ToString(r.SequenceNumber)) {
+				t.Errorf("child %s record %s not above the parent's last %s", child, aws.ToString(r.SequenceNumber), last)
+			}
+		}
+	}
+	out := put("after-restart")
+	if id := aws.ToString(out.ShardId); id != shardID(1) && id != shardID(2) {
+		t.Errorf("PutRecord after restart went to %s, not a child", id)
+	}
+}
