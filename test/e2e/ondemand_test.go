@@ -274,3 +274,61 @@ func TestOnDemandStreamMode(t *testing.T) {
 		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}})
 	expectErr(t, err, "ResourceNotFoundException", notFoundMsg("nosuch"))
 }
+
+// TestOnDemandAfterModeSwitch checks that a provisioned stream switched to
+// ON_DEMAND splits its hot shard too.
+func TestOnDemandAfterModeSwitch(t *testing.T) {
+	t.Parallel()
+	srv := startServerAWSLimits(t)
+	c := srv.client(noRetries)
+	ctx := context.Background()
+	const name = "switched"
+	createStream(t, c, name, 1)
+	if _, err := c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: aws.String(streamARN(name)),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}}); err != nil {
+		t.Fatalf("UpdateStreamMode: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+
+	// About 2,000 records/s under one key, by one client, until the
+	// stream has a second open shard or 30 s pass.
+	deadline := time.Now().Add(30 * time.Second)
+	var open int32
+	refused := 0
+	for next := time.Now(); time.Now().Before(deadline); next = next.Add(100 * time.Millisecond) {
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+		for b := 0; b < 2; b++ {
+			entries := make([]types.PutRecordsRequestEntry, 100)
+			for i := range entries {
+				entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String("one-key"), Data: []byte("x")}
+			}
+			out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
+			if err != nil {
+				t.Fatalf("PutRecords: %v", err)
+			}
+			refused += int(aws.ToInt32(out.FailedRecordCount))
+		}
+		if open = aws.ToInt32(onDemandSummary(t, c, name).OpenShardCount); open > 1 {
+			break
+		}
+	}
+	if open <= 1 {
+		t.Fatalf("stream switched to ON_DEMAND still has %d open shard after 30 s of load (%d records refused)", open, refused)
+	}
+	shards := listAllShards(t, c, name)
+	var kids []string
+	parentClosed := false
+	for _, s := range shards {
+		if aws.ToString(s.ParentShardId) == shardID(0) {
+			kids = append(kids, aws.ToString(s.ShardId))
+		}
+		if aws.ToString(s.ShardId) == shardID(0) {
+			parentClosed = !shardOpen(s)
+		}
+	}
+	if len(kids) != 2 || !parentClosed {
+		t.Errorf("after growing: ListShards %v; want %s closed with two children, got children %v", shardIDs(shards), shardID(0), kids)
+	}
+}

@@ -408,3 +408,81 @@ func asThrottleErr(err error) string {
 	}
 	return ""
 }
+
+// TestShardWriteLimitBytes checks the 1 MiB/s write limit: a PutRecords of
+// four 1 MiB records has exactly one accepted, and 2 MiB/s offered in
+// 64 KiB records is accepted at about 1 MiB/s.
+func TestShardWriteLimitBytes(t *testing.T) {
+	t.Parallel()
+	srv := startServerAWSLimits(t)
+	c := srv.client(noRetries)
+	ctx := context.Background()
+	const name = "bytes"
+	createStream(t, c, name, 1)
+	wantMsg := throttleMsg(name, shardID(0))
+
+	// Four records of exactly 1 MiB (partition key plus data).
+	var entries []types.PutRecordsRequestEntry
+	for i := 0; i < 4; i++ {
+		key := fmt.Sprintf("k%d", i)
+		entries = append(entries, types.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: bytes.Repeat([]byte{'m'}, 1<<20-len(key))})
+	}
+	out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
+	if err != nil {
+		t.Fatalf("PutRecords of 4 MiB: %v", err)
+	}
+	if aws.ToInt32(out.FailedRecordCount) != 3 || out.Records[0].ErrorCode != nil {
+		t.Errorf("PutRecords of four 1 MiB records: FailedRecordCount %d, first entry error %q; want the first accepted and 3 refused",
+			aws.ToInt32(out.FailedRecordCount), aws.ToString(out.Records[0].ErrorCode))
+	}
+	for i, r := range out.Records[1:] {
+		if aws.ToString(r.ErrorCode) != "ProvisionedThroughputExceededException" || aws.ToString(r.ErrorMessage) != wantMsg {
+			t.Errorf("entry %d: %q %q, want ProvisionedThroughputExceededException %q", i+1, aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage), wantMsg)
+		}
+	}
+
+	// 2 MiB/s offered as 64 KiB records, 4 per call every 125 ms, for a
+	// 1 s warm-up and a 6 s measured window.
+	const (
+		recSize = 64 << 10
+		window  = 6 * time.Second
+	)
+	start := time.Now()
+	measureFrom := start.Add(time.Second)
+	end := measureFrom.Add(window)
+	acceptedBytes, offeredBytes := 0, 0
+	for next := start; next.Before(end); next = next.Add(125 * time.Millisecond) {
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+		counted := !time.Now().Before(measureFrom)
+		var batch []types.PutRecordsRequestEntry
+		for i := 0; i < 4; i++ {
+			batch = append(batch, types.PutRecordsRequestEntry{PartitionKey: aws.String("b"), Data: bytes.Repeat([]byte{'b'}, recSize-1)})
+		}
+		out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: batch})
+		if err != nil {
+			t.Fatalf("PutRecords: %v", err)
+		}
+		for _, r := range out.Records {
+			if r.ErrorCode != nil {
+				if aws.ToString(r.ErrorCode) != "ProvisionedThroughputExceededException" || aws.ToString(r.ErrorMessage) != wantMsg {
+					t.Errorf("entry: %q %q", aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage))
+				}
+			} else if counted {
+				acceptedBytes += recSize
+			}
+		}
+		if counted {
+			offeredBytes += 4 * recSize
+		}
+	}
+	rate := float64(acceptedBytes) / window.Seconds() / (1 << 20)
+	t.Logf("offered %.2f MiB/s, accepted %.2f MiB/s of 64 KiB records", float64(offeredBytes)/window.Seconds()/(1<<20), rate)
+	if offeredBytes < int(1.6*(1<<20)*window.Seconds()) {
+		t.Fatalf("only %d bytes offered in %v; the load generator fell behind", offeredBytes, window)
+	}
+	if rate < 0.9 || rate > 1.1 {
+		t.Errorf("accepted %.2f MiB/s on one shard; AWS's limit is 1 MiB/s (allowed 0.9..1.1)", rate)
+	}
+}
