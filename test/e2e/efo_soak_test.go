@@ -1,0 +1,454 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// Fan-out soak settings.
+const (
+	soakShards    = 10
+	soakConsumers = 10 // soakShards x soakConsumers subscriptions
+	soakProducers = 4
+	// Each producer sends one PutRecords of soakBatch records every
+	// soakPutInterval: 4 x 50 / 100 ms = 2,000 records/s over the stream,
+	// 200 a second per shard, 20,000 a second delivered to subscribers.
+	soakBatch       = 50
+	soakPutInterval = 100 * time.Millisecond
+	soakRecordBytes = 200
+	// soakLifetime is the subscription lifetime: subscribers must
+	// resubscribe from their ContinuationSequenceNumber. Short runs use a
+	// third of the run so that every subscription still ends at least twice.
+	soakLifetime = 20 * time.Second
+	// soakDrainTimeout bounds how long, after the producers stop, the
+	// subscribers may take to receive every acknowledged record.
+	soakDrainTimeout = 60 * time.Second
+	// soakRSSLimit bounds the server's peak resident set (VmHWM). What the
+	// server holds for fan-out is bounded per subscription: one event of at
+	// most 1 MiB of record data, about 2.7 MiB once base64'd into JSON and
+	// framed, so 100 subscriptions need at most ~270 MiB even if every one
+	// were sending a full event at once; add ~50 MiB for the runtime, the
+	// shard logs' indexes and HTTP/2 buffers, and round up. Under this load
+	// the events are small and the real figure is far lower: a server that
+	// comes near the limit is holding on to what it has sent.
+	soakRSSLimit = 512 << 20
+	// soakRSSLimitRace is the bound for a -race server, whose shadow memory
+	// costs 5-10x.
+	soakRSSLimitRace = 2 << 30
+)
+
+// soakDuration is SLUICE_SOAK_SECONDS, by default 60 s under CI or
+// scripts/test.sh and 10 s otherwise.
+func soakDuration(t *testing.T) time.Duration {
+	t.Helper()
+	if v := os.Getenv("SLUICE_SOAK_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("SLUICE_SOAK_SECONDS=%q: want a positive number of seconds", v)
+		}
+		return time.Duration(n) * time.Second
+	}
+	if inCI() {
+		return 60 * time.Second
+	}
+	return 10 * time.Second
+}
+
+// soakSub is one subscriber's state: the sequence numbers it received, in
+// order, concatenated (each is 56 digits), and how often its subscription
+// ended cleanly and it resubscribed.
+type soakSub struct {
+	consumer, shard int
+	arn             string
+	client          *kinesis.Client
+	seqs            []byte
+	count           atomic.Int64
+	resubscribes    int
+}
+
+// TestFanOutSoak runs 100 concurrent SubscribeToShard subscriptions (10
+// consumers x 10 shards, over h2c) for SLUICE_SOAK_SECONDS under steady
+// PutRecords load, with a subscription lifetime short enough that every
+// subscriber resubscribes from its last ContinuationSequenceNumber several
+// times. Every subscription must receive every acknowledged record of its
+// shard exactly once and in order, and the server's peak RSS must stay
+// under soakRSSLimit.
+func TestFanOutSoak(t *testing.T) {
+	dur := soakDuration(t)
+	lifetime := min(soakLifetime, dur/3).Round(time.Second)
+	srv := startServer(t, "--shard-limits", "off", "--subscription-lifetime", lifetime.String())
+	c := srv.client()
+	createStream(t, c, "soak", soakShards)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	rss := startRSSSampler(t, srv)
+	defer rss.stop()
+
+	var subs []*soakSub
+	for ci := range soakConsumers {
+		arn := registerActive(t, c, "soak", fmt.Sprintf("consumer-%d", ci))
+		// One h2c client per consumer, as each consumer application has its
+		// own: ten connections with ten streams each.
+		cl, _ := h2cClient(t, srv.endpoint())
+		for si := range soakShards {
+			subs = append(subs, &soakSub{consumer: ci, shard: si, arn: arn, client: cl})
+		}
+	}
+
+	// Subscribe everyone at TRIM_HORIZON before the producers start, and
+	// wait for each subscription's first event, so that all of them are
+	// live for the whole run.
+	var subWG sync.WaitGroup
+	ready := make(chan struct{}, len(subs))
+	for _, s := range subs {
+		subWG.Go(func() {
+			if err := s.run(ctx, ready); err != nil && ctx.Err() == nil {
+				t.Errorf("consumer %d shard %d: %v", s.consumer, s.shard, err)
+				cancel()
+			}
+		})
+	}
+	for range subs {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			subWG.Wait()
+			t.FailNow()
+		case <-time.After(30 * time.Second):
+			cancel()
+			subWG.Wait()
+			t.Fatalf("subscriptions not all live within 30s")
+		}
+	}
+	t.Logf("%d subscriptions live; producing for %v with subscription lifetime %v", len(subs), dur, lifetime)
+
+	acked := produceSoak(t, ctx, c, dur)
+	total := 0
+	for _, a := range acked {
+		total += len(a)
+	}
+	t.Logf("producers stopped: %d records acknowledged (%.0f/s)", total, float64(total)/dur.Seconds())
+	if total == 0 {
+		t.Fatal("no records acknowledged")
+	}
+
+	// Wait until every subscription has at least its shard's acknowledged
+	// records, then stop them.
+	deadline := time.Now().Add(soakDrainTimeout)
+drain:
+	for _, s := range subs {
+		for s.count.Load() < int64(len(acked[s.shard])) && ctx.Err() == nil {
+			if time.Now().After(deadline) {
+				t.Errorf("consumer %d shard %d: %d of %d records within %v of the producers stopping",
+					s.consumer, s.shard, s.count.Load(), len(acked[s.shard]), soakDrainTimeout)
+				break drain
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	cancel()
+	subWG.Wait()
+	rss.stop()
+
+	for si := range acked {
+		slices.Sort(acked[si]) // 56-digit decimals: string order is numeric order
+	}
+	minResub := -1
+	for _, s := range subs {
+		checkSoakSub(t, s, acked[s.shard])
+		if minResub < 0 || s.resubscribes < minResub {
+			minResub = s.resubscribes
+		}
+		if s.resubscribes == 0 {
+			t.Errorf("consumer %d shard %d never resubscribed (lifetime %v, run %v)", s.consumer, s.shard, lifetime, dur)
+		}
+	}
+	t.Logf("every subscription resubscribed at least %d times", minResub)
+	t.Logf("server RSS: peak sampled VmRSS %.1f MiB, VmHWM %.1f MiB over %d samples",
+		float64(rss.peakRSS)/(1<<20), float64(rss.hwm)/(1<<20), rss.samples)
+	limit := int64(soakRSSLimit)
+	if raceEnabled && os.Getenv("SLUICE_E2E_RACE") != "0" {
+		limit = soakRSSLimitRace
+	}
+	if peak := max(rss.peakRSS, rss.hwm); peak > limit {
+		t.Errorf("server peak RSS %.1f MiB, limit %.0f MiB", float64(peak)/(1<<20), float64(limit)/(1<<20))
+	}
+}
+
+// checkSoakSub compares what one subscription received with its shard's
+// acknowledged records, and names the first difference.
+func checkSoakSub(t *testing.T, s *soakSub, want []string) {
+	t.Helper()
+	got := len(s.seqs) / 56
+	for i := range min(got, len(want)) {
+		if g := string(s.seqs[i*56 : (i+1)*56]); g != want[i] {
+			t.Errorf("consumer %d shard %d: record %d is %s, want %s (%d received, %d acknowledged)",
+				s.consumer, s.shard, i, g, want[i], got, len(want))
+			return
+		}
+	}
+	if got != len(want) {
+		t.Errorf("consumer %d shard %d: received %d records, %d acknowledged", s.consumer, s.shard, got, len(want))
+	}
+}
+
+// run subscribes at TRIM_HORIZON and keeps the subscription going until
+// ctx ends, resubscribing AFTER_SEQUENCE_NUMBER the last
+// ContinuationSequenceNumber whenever the server ends it cleanly. It sends
+// on ready after the first event. Records must arrive in strictly
+// increasing order, across resubscriptions too: a duplicate is an error.
+func (s *soakSub) run(ctx context.Context, ready chan<- struct{}) error {
+	pos := &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}
+	first := true
+	var last string // the last record's sequence number
+	for {
+		out, err := s.client.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
+			ConsumerARN: aws.String(s.arn), ShardId: aws.String(shardID(s.shard)), StartingPosition: pos,
+		})
+		if err != nil {
+			return fmt.Errorf("SubscribeToShard %s after %d resubscriptions: %w", pos.Type, s.resubscribes, err)
+		}
+		es := out.GetStream()
+		cont, err := s.read(ctx, es, &last, func() {
+			if first {
+				first = false
+				ready <- struct{}{}
+			}
+		})
+		es.Close()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		if cont == "" {
+			return errors.New("subscription ended without a ContinuationSequenceNumber")
+		}
+		s.resubscribes++
+		pos = &types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(cont)}
+	}
+}
+
+// read consumes one subscription until it ends, checking record order, and
+// returns its last ContinuationSequenceNumber. It returns an error if the
+// stream failed or sent something other than SubscribeToShardEvents.
+func (s *soakSub) read(ctx context.Context, es *kinesis.SubscribeToShardEventStream, last *string, onEvent func()) (string, error) {
+	var cont string
+	for {
+		var ev types.SubscribeToShardEventStream
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return cont, nil
+		case ev, ok = <-es.Events():
+		}
+		if !ok {
+			return cont, es.Err()
+		}
+		e, isEvent := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
+		if !isEvent {
+			return cont, fmt.Errorf("unexpected event %T", ev)
+		}
+		onEvent()
+		for _, r := range e.Value.Records {
+			seq := aws.ToString(r.SequenceNumber)
+			if len(seq) != 56 {
+				return cont, fmt.Errorf("sequence number %q is not 56 digits", seq)
+			}
+			if seq <= *last {
+				return cont, fmt.Errorf("record %s after %s: duplicate or out of order", seq, *last)
+			}
+			if err := checkSoakData(r.Data); err != nil {
+				return cont, fmt.Errorf("record %s: %w", seq, err)
+			}
+			*last = seq
+			s.seqs = append(s.seqs, seq...)
+		}
+		s.count.Add(int64(len(e.Value.Records)))
+		if e.Value.ContinuationSequenceNumber == nil {
+			return cont, fmt.Errorf("event without ContinuationSequenceNumber (ChildShards %d): no resharding here", len(e.Value.ChildShards))
+		}
+		cont = aws.ToString(e.Value.ContinuationSequenceNumber)
+	}
+}
+
+// soakData is a record that checks itself: an id, then bytes derived from it.
+func soakData(id uint64) []byte {
+	d := make([]byte, soakRecordBytes)
+	binary.BigEndian.PutUint64(d, id)
+	for i := 8; i < len(d); i++ {
+		d[i] = byte(id*31 + uint64(i))
+	}
+	return d
+}
+
+func checkSoakData(d []byte) error {
+	if len(d) != soakRecordBytes {
+		return fmt.Errorf("data is %d bytes, want %d", len(d), soakRecordBytes)
+	}
+	if want := soakData(binary.BigEndian.Uint64(d)); !bytes.Equal(d, want) {
+		return errors.New("data corrupted")
+	}
+	return nil
+}
+
+// produceSoak runs soakProducers PutRecords loops for dur and returns the
+// acknowledged sequence numbers of each shard, in no particular order. A
+// failed call or record is an error: with --shard-limits off nothing is
+// throttled, and a call whose outcome is unknown would leave the
+// subscribers' expected records unknown.
+func produceSoak(t *testing.T, ctx context.Context, c *kinesis.Client, dur time.Duration) [][]string {
+	acked := make([][][]string, soakProducers)
+	var wg sync.WaitGroup
+	stopAt := time.Now().Add(dur)
+	for p := range soakProducers {
+		acked[p] = make([][]string, soakShards)
+		wg.Go(func() {
+			tick := time.NewTicker(soakPutInterval)
+			defer tick.Stop()
+			for n := 0; time.Now().Before(stopAt) && ctx.Err() == nil; n++ {
+				entries := make([]types.PutRecordsRequestEntry, soakBatch)
+				for i := range entries {
+					id := uint64(p)<<48 | uint64(n*soakBatch+i)
+					entries[i] = types.PutRecordsRequestEntry{
+						PartitionKey: aws.String(fmt.Sprintf("p%d-%d", p, id)), Data: soakData(id),
+					}
+				}
+				out, err := c.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String("soak"), Records: entries}, noRetries)
+				if err != nil {
+					t.Errorf("producer %d: PutRecords: %v", p, err)
+					return
+				}
+				for i, r := range out.Records {
+					if r.ErrorCode != nil {
+						t.Errorf("producer %d: record %d: %s %s", p, i, aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage))
+						continue
+					}
+					var si int
+					if _, err := fmt.Sscanf(aws.ToString(r.ShardId), "shardId-%d", &si); err != nil || si < 0 || si >= soakShards {
+						t.Errorf("producer %d: bad shard id %q", p, aws.ToString(r.ShardId))
+						continue
+					}
+					acked[p][si] = append(acked[p][si], aws.ToString(r.SequenceNumber))
+				}
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+				}
+			}
+		})
+	}
+	wg.Wait()
+	out := make([][]string, soakShards)
+	for p := range acked {
+		for si := range acked[p] {
+			out[si] = append(out[si], acked[p][si]...)
+		}
+	}
+	return out
+}
+
+// rssSampler reads the server's VmRSS and VmHWM from /proc once a second.
+type rssSampler struct {
+	t        *testing.T
+	pid      int
+	stopOnce sync.Once
+	quit     chan struct{}
+	done     chan struct{}
+	// Written by the sampling goroutine; read after stop.
+	peakRSS, hwm int64
+	samples      int
+}
+
+func startRSSSampler(t *testing.T, srv *server) *rssSampler {
+	t.Helper()
+	srv.mu.Lock()
+	pid := srv.cmd.Process.Pid
+	srv.mu.Unlock()
+	r := &rssSampler{t: t, pid: pid, quit: make(chan struct{}), done: make(chan struct{})}
+	if _, _, err := readProcMem(pid); err != nil {
+		t.Fatalf("read server memory: %v", err)
+	}
+	go r.loop()
+	return r
+}
+
+func (r *rssSampler) loop() {
+	defer close(r.done)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		rss, hwm, err := readProcMem(r.pid)
+		if err != nil {
+			r.t.Errorf("read server memory: %v", err)
+			return
+		}
+		r.peakRSS, r.hwm = max(r.peakRSS, rss), max(r.hwm, hwm)
+		r.samples++
+		if r.samples%10 == 0 {
+			r.t.Logf("server VmRSS %.1f MiB, VmHWM %.1f MiB", float64(rss)/(1<<20), float64(hwm)/(1<<20))
+		}
+		select {
+		case <-r.quit:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// stop ends sampling (after one last sample) and waits for the goroutine.
+func (r *rssSampler) stop() {
+	r.stopOnce.Do(func() { close(r.quit) })
+	<-r.done
+}
+
+// readProcMem returns VmRSS and VmHWM of pid, in bytes.
+func readProcMem(pid int) (rss, hwm int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		fields := strings.Fields(v) // "123456 kB"
+		if len(fields) != 2 || fields[1] != "kB" {
+			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %q", pid, k, v)
+		}
+		n, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %w", pid, k, err)
+		}
+		if k == "VmRSS" {
+			rss = n << 10
+		} else {
+			hwm = n << 10
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if rss == 0 || hwm == 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/status: no VmRSS or VmHWM", pid)
+	}
+	return rss, hwm, nil
+}
