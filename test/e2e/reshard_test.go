@@ -373,6 +373,51 @@ func TestReshardingReadEveryRecordOnce(t *testing.T) {
 	}
 	t.Logf("ListShards: %d shards, %d open", len(all), nOpen)
 
+	// Paging through the resharded stream, with ListShards' MaxResults and
+	// DescribeStream's Limit, gives the same shards in the same order.
+	var paged []types.Shard
+	lsIn := &kinesis.ListShardsInput{StreamName: aws.String(name), MaxResults: aws.Int32(4)}
+	for pages := 0; ; pages++ {
+		if pages > len(all) {
+			t.Fatalf("ListShards MaxResults 4: more than %d pages", len(all))
+		}
+		out, err := c.ListShards(ctx, lsIn)
+		if err != nil {
+			t.Fatalf("ListShards MaxResults 4: %v", err)
+		}
+		if len(out.Shards) > 4 {
+			t.Errorf("ListShards MaxResults 4 returned %d shards", len(out.Shards))
+		}
+		paged = append(paged, out.Shards...)
+		if out.NextToken == nil {
+			break
+		}
+		lsIn = &kinesis.ListShardsInput{NextToken: out.NextToken, MaxResults: aws.Int32(4)}
+	}
+	if got, want := strings.Join(shardIDs(paged), ","), strings.Join(shardIDs(all), ","); got != want {
+		t.Errorf("ListShards in pages of 4:\n%s\nin one call:\n%s", got, want)
+	}
+	var described []types.Shard
+	dsIn := &kinesis.DescribeStreamInput{StreamName: aws.String(name), Limit: aws.Int32(5)}
+	for pages := 0; ; pages++ {
+		if pages > len(all) {
+			t.Fatalf("DescribeStream Limit 5: more than %d pages", len(all))
+		}
+		out, err := c.DescribeStream(ctx, dsIn)
+		if err != nil {
+			t.Fatalf("DescribeStream Limit 5: %v", err)
+		}
+		sd := out.StreamDescription
+		described = append(described, sd.Shards...)
+		if !aws.ToBool(sd.HasMoreShards) || len(sd.Shards) == 0 {
+			break
+		}
+		dsIn.ExclusiveStartShardId = sd.Shards[len(sd.Shards)-1].ShardId
+	}
+	if got, want := strings.Join(shardIDs(described), ","), strings.Join(shardIDs(all), ","); got != want {
+		t.Errorf("DescribeStream in pages of 5:\n%s\nListShards:\n%s", got, want)
+	}
+
 	// Read parents before children, discovering children from ChildShards
 	// as the KCL does; a child with two parents starts when both are done.
 	done := map[string]bool{}
@@ -965,5 +1010,83 @@ func TestReshardClosedShardEnds(t *testing.T) {
 	out := put("after-restart")
 	if id := aws.ToString(out.ShardId); id != shardID(1) && id != shardID(2) {
 		t.Errorf("PutRecord after restart went to %s, not a child", id)
+	}
+}
+
+// TestReshardMergeOrderAndRecreate checks MergeShards with the upper shard
+// given first, DescribeStream's view of a resharded stream, and that a
+// stream deleted after resharding comes back new.
+func TestReshardMergeOrderAndRecreate(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	c := srv.client()
+	ctx := context.Background()
+	const name = "again"
+	createStream(t, c, name, 2)
+	for i := 0; i < 10; i++ {
+		if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String(reshardKey(i)), Data: []byte("old")}, noRetries); err != nil {
+			t.Fatalf("PutRecord: %v", err)
+		}
+	}
+	// The upper shard as ShardToMerge: it becomes ParentShardId.
+	if _, err := c.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String(name), ShardToMerge: aws.String(shardID(1)),
+		AdjacentShardToMerge: aws.String(shardID(0))}); err != nil {
+		t.Fatalf("MergeShards 1, 0: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	out, err := c.DescribeStream(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("DescribeStream: %v", err)
+	}
+	sd := out.StreamDescription
+	if len(sd.Shards) != 3 {
+		t.Fatalf("DescribeStream lists %v, want the 2 closed parents and the merged shard", shardIDs(sd.Shards))
+	}
+	m := sd.Shards[2]
+	if aws.ToString(m.ShardId) != shardID(2) || aws.ToString(m.ParentShardId) != shardID(1) || aws.ToString(m.AdjacentParentShardId) != shardID(0) ||
+		aws.ToString(m.HashKeyRange.StartingHashKey) != "0" || aws.ToString(m.HashKeyRange.EndingHashKey) != maxHashKey.String() {
+		t.Errorf("merged shard %s: parent %q adjacent %q range %s..%s; want %s, %s, %s, 0..2^128-1", aws.ToString(m.ShardId),
+			aws.ToString(m.ParentShardId), aws.ToString(m.AdjacentParentShardId), aws.ToString(m.HashKeyRange.StartingHashKey),
+			aws.ToString(m.HashKeyRange.EndingHashKey), shardID(2), shardID(1), shardID(0))
+	}
+	for _, p := range sd.Shards[:2] {
+		if shardOpen(p) {
+			t.Errorf("DescribeStream shows merged parent %s open", aws.ToString(p.ShardId))
+		}
+	}
+	for _, par := range []string{shardID(0), shardID(1)} {
+		it := iterator(t, c, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: aws.String(par), ShardIteratorType: types.ShardIteratorTypeLatest})
+		_, kids := reshardReadToEnd(t, c, it, nil)
+		if len(kids) != 1 || aws.ToString(kids[0].ShardId) != shardID(2) ||
+			strings.Join(kids[0].ParentShards, ",") != shardID(1)+","+shardID(0) && strings.Join(kids[0].ParentShards, ",") != shardID(0)+","+shardID(1) {
+			t.Errorf("ChildShards at the end of %s: %+v, want %s with parents %s and %s", par, kids, shardID(2), shardID(0), shardID(1))
+		}
+	}
+
+	// Delete and create again: the new stream has none of the old shards
+	// or records.
+	if _, err := c.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)}); err != nil {
+		t.Fatalf("DeleteStream: %v", err)
+	}
+	if err := kinesis.NewStreamNotExistsWaiter(c, notExistsFast).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, 30*time.Second); err != nil {
+		t.Fatalf("wait for deletion: %v", err)
+	}
+	createStream(t, c, name, 1)
+	shards := listAllShards(t, c, name)
+	if len(shards) != 1 || aws.ToString(shards[0].ShardId) != shardID(0) || !shardOpen(shards[0]) || shards[0].ParentShardId != nil ||
+		aws.ToString(shards[0].HashKeyRange.StartingHashKey) != "0" || aws.ToString(shards[0].HashKeyRange.EndingHashKey) != maxHashKey.String() {
+		t.Fatalf("recreated stream's shards: %+v", shards)
+	}
+	if recs := readShard(t, c, name, shardID(0)); len(recs) != 0 {
+		t.Errorf("recreated stream's shard holds %d records of the deleted stream", len(recs))
+	}
+	// It can be resharded from scratch.
+	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name), ShardToSplit: aws.String(shardID(0)),
+		NewStartingHashKey: aws.String("1000")}); err != nil {
+		t.Fatalf("SplitShard on the recreated stream: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	if got := strings.Join(shardIDs(listAllShards(t, c, name)), ","); got != shardID(0)+","+shardID(1)+","+shardID(2) {
+		t.Errorf("recreated stream after a split: %s", got)
 	}
 }
