@@ -3,6 +3,7 @@ package eventstream
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"runtime"
 	"testing"
 )
 
@@ -52,4 +53,13 @@ func describe(m *Message) string {
 		s += h.Name + "(" + h.Value.Type().String() + ")=" + h.Value.String() + " "
 	}
 	return s + "payload " + string(m.Payload) + "}"
+}
+
+// runtimeMem samples the cumulative bytes allocated by the process.
+type runtimeMem struct{ total uint64 }
+
+func (m *runtimeMem) read() {
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	m.total = s.TotalAlloc
 }
