@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -268,7 +269,7 @@ func (t *tailer) pollShard(ctx context.Context, shardID string, start types.Star
 		out, err := t.client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
 		if err != nil {
 			var thr *types.ProvisionedThroughputExceededException
-			if errors.As(err, &thr) {
+			if errors.As(err, &thr) || errors.Is(err, net.ErrClosed) {
 				if err := sleepCtx(ctx, t.cfg.Poll); err != nil {
 					return nil, err
 				}
@@ -373,7 +374,12 @@ func (t *tailer) subscribeShard(ctx context.Context, consumerARN, shardID string
 			return nil, ctx.Err()
 		}
 		if err != nil {
-			return nil, err
+			// A broken stream is resumed from the last continuation, like
+			// one that reached its lifetime.
+			fmt.Fprintf(os.Stderr, "sluice tail: shard %s: %v; subscribing again\n", shardID, err)
+			if err := sleepCtx(ctx, time.Second); err != nil {
+				return nil, err
+			}
 		}
 	}
 }

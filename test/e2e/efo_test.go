@@ -16,6 +16,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
+// h2c makes a client speak HTTP/2 with prior knowledge on the plain port,
+// as the Java and JavaScript SDKs do for SubscribeToShard.
+func h2c(o *kinesis.Options) {
+	tr := newTransport()
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	o.HTTPClient = &http.Client{Transport: tr, Timeout: sdkCallTimeout}
+}
+
 // registerActive registers a consumer and waits until it is ACTIVE.
 func registerActive(t *testing.T, c *kinesis.Client, stream, name string) string {
 	t.Helper()
@@ -88,7 +97,7 @@ func (s *subscription) next(t *testing.T, timeout time.Duration) *types.Subscrib
 // lifetime ends, and sees ChildShards at a split shard's end.
 func TestSubscribeToShard(t *testing.T) {
 	srv := startServer(t, "--subscription-lifetime", "3s")
-	c := srv.client()
+	c := srv.client(h2c)
 	ctx := context.Background()
 	createStream(t, c, "efo", 1)
 	arn := registerActive(t, c, "efo", "reader")
