@@ -20,10 +20,12 @@ import (
 // benchRecords records at benchRate with PutRecord, each record carrying
 // its index and the wall-clock time its PutRecord call began; the consumer
 // takes the time each record reaches it minus that send time. They report
-// p50-ms, p99-ms and max-ms of that latency, put-p50-ms and put-p99-ms of
+// p50-ms, p99-ms and max-ms of that latency; put-p50-ms and put-p99-ms of
 // the PutRecord calls themselves (fsync included: the server acknowledges
-// and publishes a record only once it is durable), and the producer's
-// achieved rate. Run them with
+// and publishes a record only once it is durable); ack-to-recv-p50-ms and
+// -p99-ms, receive time minus PutRecord's return, which is what delivery
+// adds; and put-rec/s, the producer's achieved rate, which falls below
+// benchRate when the machine cannot keep up. Run them with
 //
 //	go test -run '^$' -bench PutTo -benchtime 1x ./test/e2e/
 //
@@ -197,13 +199,19 @@ func (p *protoRecorder) Do(req *http.Request) (*http.Response, error) {
 // h2cClient is a Kinesis client that speaks HTTP/2 with prior knowledge
 // (h2c) to a plain http:// endpoint, as the Java SDK's async client does
 // for SubscribeToShard.
-func h2cClient(b testing.TB, endpoint string) (*kinesis.Client, *protoRecorder) {
+func h2cClient(tb testing.TB, endpoint string) (*kinesis.Client, *protoRecorder) {
+	rec := h2cHTTPClient(tb)
+	return newKinesisClient(tb, endpoint, func(o *kinesis.Options) { o.HTTPClient = rec }), rec
+}
+
+// h2cHTTPClient is an HTTP client that speaks only h2c, with no timeout: a
+// subscription is one long response.
+func h2cHTTPClient(tb testing.TB) *protoRecorder {
 	tr := newTransport()
-	b.Cleanup(tr.CloseIdleConnections)
+	tb.Cleanup(tr.CloseIdleConnections)
 	tr.Protocols = new(http.Protocols)
 	tr.Protocols.SetUnencryptedHTTP2(true)
-	rec := &protoRecorder{c: &http.Client{Transport: tr}} // no timeout: a subscription is one long response
-	return newKinesisClient(b, endpoint, func(o *kinesis.Options) { o.HTTPClient = rec }), rec
+	return &protoRecorder{c: &http.Client{Transport: tr}}
 }
 
 // BenchmarkPutToSubscriber measures put-to-subscriber latency over
