@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -186,5 +187,94 @@ func TestPerStreamLimitTags(t *testing.T) {
 	}
 	if n := count(); n != 1500 {
 		t.Fatalf("with sluice.shard-limits=off: %d accepted", n)
+	}
+}
+
+func TestRetentionDeletesSegments(t *testing.T) {
+	h := newHarness(t, Config{})
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := h.clock.Now()
+	h.put("s", "k", "a") // each record lands in its own segment: they are two minutes apart
+	h.clock.Advance(2 * time.Minute)
+	h.put("s", "k", "b")
+	h.clock.Advance(2 * time.Minute)
+	h.put("s", "k", "c")
+	segs := func() int {
+		files, err := filepath.Glob(filepath.Join(h.dir, "shards", "*", "*", "*.seg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(files)
+	}
+	first := func() string {
+		r := h.read(h.iterator("s", "0", IteratorTrimHorizon, "", nil))
+		return string(r.Records[0].Data)
+	}
+	if n := segs(); n != 3 {
+		t.Fatalf("%d segments, want 3", n)
+	}
+	for _, c := range []struct {
+		at        time.Duration // since "a" arrived
+		segments  int
+		trimStart string
+	}{
+		{24 * time.Hour, 3, "a"},                                  // "a" is exactly 24 h old: kept
+		{24*time.Hour + time.Millisecond, 2, "b"},                 // past retention: its segment goes
+		{24*time.Hour + 2*time.Minute, 2, "b"},                    // "b" exactly 24 h old
+		{24*time.Hour + 2*time.Minute + time.Millisecond, 1, "c"}, // "b" gone; "c" is in the active segment
+		{24*time.Hour + 4*time.Minute, 1, "c"},                    // "c" exactly 24 h old
+		{24*time.Hour + 4*time.Minute + time.Millisecond, 1, ""},  // "c" expired: the active segment rolls and goes
+	} {
+		h.clock.Advance(t0.Add(c.at).Sub(h.clock.Now()))
+		h.eng.trimOnce()
+		if n := segs(); n != c.segments {
+			t.Errorf("at +%v: %d segments, want %d", c.at, n, c.segments)
+		}
+		if c.trimStart == "" {
+			if r := h.read(h.iterator("s", "0", IteratorTrimHorizon, "", nil)); len(r.Records) != 0 {
+				t.Errorf("at +%v: %d records readable, want none", c.at, len(r.Records))
+			}
+			continue
+		}
+		if got := first(); got != c.trimStart {
+			t.Errorf("at +%v: TRIM_HORIZON starts at %q, want %q", c.at, got, c.trimStart)
+		}
+	}
+	// New records still go in, and a restart keeps the trimmed start.
+	h.put("s", "k", "d")
+	h.restart()
+	if got := first(); got != "d" {
+		t.Fatalf("after restart: %q", got)
+	}
+}
+
+func TestExpiredShardsAreDeleted(t *testing.T) {
+	h := newHarness(t, Config{})
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.put("s", "k", "x")
+	h.clock.Advance(time.Second)
+	if err := h.eng.SplitShard("s", "0", evenRanges(2)[1].Start.String()); err != nil {
+		t.Fatal(err)
+	}
+	dirs := func() int {
+		d, _ := filepath.Glob(filepath.Join(h.dir, "shards", "*", "*"))
+		return len(d)
+	}
+	if dirs() != 3 {
+		t.Fatalf("%d shard directories", dirs())
+	}
+	h.clock.Advance(25 * time.Hour)
+	h.eng.trimOnce()
+	if dirs() != 2 {
+		t.Fatalf("after expiry: %d shard directories, want 2", dirs())
+	}
+	h.restart()
+	info, err := h.eng.DescribeStream("s")
+	if err != nil || len(info.Shards) != 2 || info.Shards[0].ParentShardID != "shardId-000000000000" {
+		t.Fatalf("after restart: %+v %v", info, err)
 	}
 }

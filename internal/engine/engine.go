@@ -47,8 +47,11 @@ type Config struct {
 	// SubscriptionLifetime is how long a SubscribeToShard stream lasts;
 	// zero means 5 minutes.
 	SubscriptionLifetime time.Duration
-	Clock                Clock        // nil means the wall clock
-	Logger               *slog.Logger // nil means slog.Default()
+	// RetentionCheckInterval is how often expired data is deleted; zero
+	// means one minute.
+	RetentionCheckInterval time.Duration
+	Clock                  Clock        // nil means the wall clock
+	Logger                 *slog.Logger // nil means slog.Default()
 }
 
 // Validate fills in defaults and rejects impossible settings.
@@ -64,6 +67,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NextTokenTTL == 0 {
 		c.NextTokenTTL = 5 * time.Minute
+	}
+	if c.RetentionCheckInterval == 0 {
+		c.RetentionCheckInterval = time.Minute
 	}
 	if c.SubscriptionLifetime == 0 {
 		c.SubscriptionLifetime = 5 * time.Minute
@@ -135,8 +141,9 @@ func Open(cfg Config, store *storage.Store) (*Engine, error) {
 		e.closeStreams()
 		return nil, err
 	}
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.reaper()
+	go e.trimmer()
 	return e, nil
 }
 

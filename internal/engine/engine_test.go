@@ -53,7 +53,8 @@ func newHarness(t *testing.T, cfg Config) *harness {
 
 func (h *harness) open() {
 	h.t.Helper()
-	st, err := storage.Open(vfs.Default(), h.dir, storage.Options{})
+	// Segments roll after a minute, so retention can trim at that grain.
+	st, err := storage.Open(vfs.Default(), h.dir, storage.Options{SegmentMaxAge: time.Minute})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -1,5 +1,10 @@
 package engine
 
+import (
+	"slices"
+	"time"
+)
+
 // Retention limits, in hours.
 const (
 	minRetentionHours = 24
@@ -54,4 +59,79 @@ func (e *Engine) retainedStartLocked(st *stream, sh *shard, now int64) (uint64, 
 		return 0, err
 	}
 	return max(start, off), nil
+}
+
+// trimmer deletes what retention no longer keeps, every
+// RetentionCheckInterval: whole segments whose newest record is past the
+// trim horizon, and closed shards all of whose records are.
+func (e *Engine) trimmer() {
+	defer e.wg.Done()
+	ticker := time.NewTicker(e.cfg.RetentionCheckInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-ticker.C:
+			e.trimOnce()
+		}
+	}
+}
+
+// trimOnce runs one retention pass over every stream.
+func (e *Engine) trimOnce() {
+	for _, name := range e.streamNames() {
+		st := e.lookup(name)
+		if st == nil {
+			continue
+		}
+		now := e.nowMillis()
+		var expired []uint32
+		st.mu.RLock()
+		if !st.gone {
+			horizon := st.trimHorizonLocked(now)
+			for _, sh := range st.shards {
+				if st.expiredLocked(sh, now) {
+					expired = append(expired, sh.meta.Index)
+					continue
+				}
+				if _, err := sh.log.TrimBefore(horizon); err != nil {
+					e.log.Warn("trim shard log", "stream", name, "shard", sh.id, "err", err)
+				}
+			}
+		}
+		st.mu.RUnlock()
+		if len(expired) > 0 {
+			e.dropShards(name, expired)
+		}
+	}
+}
+
+// dropShards removes expired closed shards from a stream: the catalog
+// record first, the logs after, so a crash in between leaves only
+// unreferenced files.
+func (e *Engine) dropShards(name string, indexes []uint32) {
+	var dropped []*shard
+	err := e.updateStream(name, false, func(st *stream, now int64) (bool, error) {
+		kept := st.shards[:0:0]
+		for _, sh := range st.shards {
+			if slices.Contains(indexes, sh.meta.Index) && st.expiredLocked(sh, now) {
+				dropped = append(dropped, sh)
+				continue
+			}
+			kept = append(kept, sh)
+		}
+		st.shards = kept
+		return false, nil
+	})
+	if err != nil {
+		e.log.Warn("drop expired shards", "stream", name, "err", err)
+		return
+	}
+	for _, sh := range dropped {
+		sh.log.Close()
+		if err := e.store.DeleteShard(sh.store); err != nil {
+			e.log.Warn("delete expired shard log", "stream", name, "shard", sh.id, "err", err)
+		}
+	}
 }
