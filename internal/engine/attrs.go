@@ -142,31 +142,60 @@ func (e *Engine) CheckCreateStreamTags(name string, tags map[string]string) erro
 	return nil
 }
 
+// Resource names what a ResourceARN points to: a stream, or one of its
+// enhanced fan-out consumers.
+type Resource struct {
+	Stream   string
+	Consumer string // "" for the stream itself
+}
+
+// attrsLocked returns the tags and policy fields of res. The caller holds
+// st.mu.
+func (e *Engine) attrsLocked(st *stream, res Resource, now int64) (*map[string]string, *string, error) {
+	if res.Consumer == "" {
+		return &st.meta.Tags, &st.meta.Policy, nil
+	}
+	c := st.findConsumerLocked(res.Consumer, now)
+	if c == nil {
+		return nil, nil, e.consumerNotFound(res.Consumer)
+	}
+	return &c.Tags, &c.Policy, nil
+}
+
 // AddTags adds tags to a stream, replacing the values of keys it already
 // has. The stream may not hold more than 50 tags afterwards.
 func (e *Engine) AddTags(name string, tags map[string]string) error {
+	return e.AddResourceTags(Resource{Stream: name}, tags)
+}
+
+// AddResourceTags is AddTags for a stream or a consumer.
+func (e *Engine) AddResourceTags(res Resource, tags map[string]string) error {
 	keys, values := splitTags(tags)
-	if err := e.checkTagKeys("add tags to", name, keys, values); err != nil {
+	if err := e.checkTagKeys("add tags to", res.Stream, keys, values); err != nil {
 		return err
 	}
-	return e.updateStream(name, false, func(st *stream, _ int64) (bool, error) {
+	return e.updateStream(res.Stream, false, func(st *stream, now int64) (bool, error) {
 		if err := e.requireNotCreating(st); err != nil {
 			return false, err
 		}
-		n := len(st.meta.Tags)
+		cur, _, err := e.attrsLocked(st, res, now)
+		if err != nil {
+			return false, err
+		}
+		n := len(*cur)
 		for k := range tags {
-			if _, ok := st.meta.Tags[k]; !ok {
+			if _, ok := (*cur)[k]; !ok {
 				n++
 			}
 		}
 		if n > maxTagsPerStream {
-			return false, e.tooManyTags("add tags to", name)
+			return false, e.tooManyTags("add tags to", res.Stream)
 		}
-		if st.meta.Tags == nil {
-			st.meta.Tags = make(map[string]string, len(tags))
+		if *cur == nil {
+			*cur = make(map[string]string, len(tags))
 		}
 		for k, v := range tags {
-			st.meta.Tags[k] = v
+			(*cur)[k] = v
 		}
 		return false, nil
 	})
@@ -175,18 +204,27 @@ func (e *Engine) AddTags(name string, tags map[string]string) error {
 // RemoveTags removes the tags with the given keys; keys the stream does not
 // have are ignored, as on AWS.
 func (e *Engine) RemoveTags(name string, keys []string) error {
-	if err := e.checkTagKeys("remove tags from", name, keys, nil); err != nil {
+	return e.RemoveResourceTags(Resource{Stream: name}, keys)
+}
+
+// RemoveResourceTags is RemoveTags for a stream or a consumer.
+func (e *Engine) RemoveResourceTags(res Resource, keys []string) error {
+	if err := e.checkTagKeys("remove tags from", res.Stream, keys, nil); err != nil {
 		return err
 	}
-	return e.updateStream(name, false, func(st *stream, _ int64) (bool, error) {
+	return e.updateStream(res.Stream, false, func(st *stream, now int64) (bool, error) {
 		if err := e.requireNotCreating(st); err != nil {
 			return false, err
 		}
-		for _, k := range keys {
-			delete(st.meta.Tags, k)
+		cur, _, err := e.attrsLocked(st, res, now)
+		if err != nil {
+			return false, err
 		}
-		if len(st.meta.Tags) == 0 {
-			st.meta.Tags = nil
+		for _, k := range keys {
+			delete(*cur, k)
+		}
+		if len(*cur) == 0 {
+			*cur = nil
 		}
 		return false, nil
 	})
@@ -196,10 +234,19 @@ func (e *Engine) RemoveTags(name string, keys []string) error {
 // exclusiveStartKey ("" for the first), at most limit of them (limit <= 0
 // means all), and whether more follow. The returned slice is the caller's.
 func (e *Engine) ListTags(name, exclusiveStartKey string, limit int) ([]Tag, bool, error) {
+	return e.ListResourceTags(Resource{Stream: name}, exclusiveStartKey, limit)
+}
+
+// ListResourceTags is ListTags for a stream or a consumer.
+func (e *Engine) ListResourceTags(res Resource, exclusiveStartKey string, limit int) ([]Tag, bool, error) {
 	var tags []Tag
-	err := e.viewStream(name, func(st *stream, _ int64) error {
-		tags = make([]Tag, 0, len(st.meta.Tags))
-		for k, v := range st.meta.Tags {
+	err := e.viewStream(res.Stream, func(st *stream, now int64) error {
+		cur, _, err := e.attrsLocked(st, res, now)
+		if err != nil {
+			return err
+		}
+		tags = make([]Tag, 0, len(*cur))
+		for k, v := range *cur {
 			if exclusiveStartKey == "" || k > exclusiveStartKey {
 				tags = append(tags, Tag{Key: k, Value: v})
 			}
@@ -218,29 +265,36 @@ func (e *Engine) ListTags(name, exclusiveStartKey string, limit int) ([]Tag, boo
 
 // --- Resource policy ---
 
-// PutResourcePolicy attaches policy, an IAM policy document, to the
-// stream, replacing any it had. The document is checked first (see
+// PutResourcePolicy attaches policy, an IAM policy document, to a stream
+// or consumer, replacing any it had. The document is checked first (see
 // CheckPolicy).
-func (e *Engine) PutResourcePolicy(name, policy string) error {
+func (e *Engine) PutResourcePolicy(res Resource, policy string) error {
 	if err := CheckPolicy(policy); err != nil {
 		return err
 	}
-	return e.updateStream(name, false, func(st *stream, _ int64) (bool, error) {
+	return e.updateStream(res.Stream, false, func(st *stream, now int64) (bool, error) {
 		if err := e.requireNotCreating(st); err != nil {
 			return false, err
 		}
-		st.meta.Policy = policy
+		_, cur, err := e.attrsLocked(st, res, now)
+		if err != nil {
+			return false, err
+		}
+		*cur = policy
 		return false, nil
 	})
 }
 
-// ResourcePolicy returns the stream's policy document, or "{}" when it has
-// none, which is what AWS answers for a stream without a policy.
-func (e *Engine) ResourcePolicy(name string) (string, error) {
+// ResourcePolicy returns the policy document of a stream or consumer, or
+// "{}" when it has none, which is what AWS answers.
+func (e *Engine) ResourcePolicy(res Resource) (string, error) {
 	var policy string
-	err := e.viewStream(name, func(st *stream, _ int64) error {
-		policy = st.meta.Policy
-		return nil
+	err := e.viewStream(res.Stream, func(st *stream, now int64) error {
+		_, cur, err := e.attrsLocked(st, res, now)
+		if err == nil {
+			policy = *cur
+		}
+		return err
 	})
 	if policy == "" {
 		policy = "{}"
@@ -248,17 +302,21 @@ func (e *Engine) ResourcePolicy(name string) (string, error) {
 	return policy, err
 }
 
-// DeleteResourcePolicy removes the stream's policy. A stream without one
-// gets ResourceNotFoundException naming resourceARN.
-func (e *Engine) DeleteResourcePolicy(name, resourceARN string) error {
-	return e.updateStream(name, false, func(st *stream, _ int64) (bool, error) {
+// DeleteResourcePolicy removes the policy of a stream or consumer. One
+// without a policy gets ResourceNotFoundException naming resourceARN.
+func (e *Engine) DeleteResourcePolicy(res Resource, resourceARN string) error {
+	return e.updateStream(res.Stream, false, func(st *stream, now int64) (bool, error) {
 		if err := e.requireNotCreating(st); err != nil {
 			return false, err
 		}
-		if st.meta.Policy == "" {
+		_, cur, err := e.attrsLocked(st, res, now)
+		if err != nil {
+			return false, err
+		}
+		if *cur == "" {
 			return false, errorf(CodeResourceNotFound, "No resource policy found for resource ARN %s.", resourceARN)
 		}
-		st.meta.Policy = ""
+		*cur = ""
 		return false, nil
 	})
 }

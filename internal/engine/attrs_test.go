@@ -116,7 +116,7 @@ func TestAttrsWhileCreating(t *testing.T) {
 	h.newAttrStream("s", "")
 	notActive := "Stream s under account 000000000000 not ACTIVE, instead in state CREATING"
 	wantAttrMessage(t, h.eng.AddTags("s", map[string]string{"a": "b"}), CodeResourceInUse, notActive)
-	wantAttrMessage(t, h.eng.PutResourcePolicy("s", validPolicy), CodeResourceInUse, notActive)
+	wantAttrMessage(t, h.eng.PutResourcePolicy(Resource{Stream: "s"}, validPolicy), CodeResourceInUse, notActive)
 	_, _, err := h.eng.UpdateShardLevelMetrics("s", []string{"ALL"}, true)
 	wantAttrMessage(t, err, CodeResourceInUse, notActive)
 	wantAttrMessage(t, h.eng.StartStreamEncryption("s", "alias/aws/kinesis"), CodeResourceInUse, notActive)
@@ -131,27 +131,27 @@ const validPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"w","Effect":"A
 func TestResourcePolicy(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.newAttrStream("s", "")
-	if p, err := h.eng.ResourcePolicy("s"); err != nil || p != "{}" {
+	if p, err := h.eng.ResourcePolicy(Resource{Stream: "s"}); err != nil || p != "{}" {
 		t.Fatalf("no policy: %q %v", p, err)
 	}
 	arn := "arn:aws:kinesis:us-east-1:000000000000:stream/s"
-	wantAttrMessage(t, h.eng.DeleteResourcePolicy("s", arn), CodeResourceNotFound,
+	wantAttrMessage(t, h.eng.DeleteResourcePolicy(Resource{Stream: "s"}, arn), CodeResourceNotFound,
 		"No resource policy found for resource ARN "+arn+".")
-	if err := h.eng.PutResourcePolicy("s", validPolicy); err != nil {
+	if err := h.eng.PutResourcePolicy(Resource{Stream: "s"}, validPolicy); err != nil {
 		t.Fatal(err)
 	}
 	h.restart()
-	if p, _ := h.eng.ResourcePolicy("s"); p != validPolicy {
+	if p, _ := h.eng.ResourcePolicy(Resource{Stream: "s"}); p != validPolicy {
 		t.Fatalf("policy %q", p)
 	}
-	if err := h.eng.DeleteResourcePolicy("s", arn); err != nil {
+	if err := h.eng.DeleteResourcePolicy(Resource{Stream: "s"}, arn); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := h.eng.ResourcePolicy("s"); p != "{}" {
+	if p, _ := h.eng.ResourcePolicy(Resource{Stream: "s"}); p != "{}" {
 		t.Fatalf("after delete %q", p)
 	}
-	wantCode(t, h.eng.PutResourcePolicy("nope", validPolicy), CodeResourceNotFound)
-	_, err := h.eng.ResourcePolicy("nope")
+	wantCode(t, h.eng.PutResourcePolicy(Resource{Stream: "nope"}, validPolicy), CodeResourceNotFound)
+	_, err := h.eng.ResourcePolicy(Resource{Stream: "nope"})
 	wantCode(t, err, CodeResourceNotFound)
 }
 

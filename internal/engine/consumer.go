@@ -27,6 +27,7 @@ type consumerMeta struct {
 	Status        string            `json:"status"`
 	Transition    *transition       `json:"transition,omitempty"`
 	Tags          map[string]string `json:"tags,omitempty"`
+	Policy        string            `json:"policy,omitempty"`
 }
 
 func (c *consumerMeta) statusAt(now int64) string {

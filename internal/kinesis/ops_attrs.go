@@ -226,26 +226,32 @@ func (v *validator) resourceRef(r *resourceRef) {
 	v.str("resourceARN", r.ResourceARN, ruleResourceARN)
 }
 
-// resolveResource returns the name of the stream a ResourceARN (which has
-// passed the model pattern) names. Consumer ARNs name nothing yet.
-func (s *Service) resolveResource(r *Request, arn string) (string, error) {
+// resolveResource returns the stream, or stream and consumer, that a
+// ResourceARN (which has passed the model pattern) names.
+func (s *Service) resolveResource(r *Request, arn string) (engine.Resource, error) {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || !strings.HasPrefix(parts[5], "stream/") {
-		return "", awsproto.Errorf("InvalidArgumentException", "Invalid ResourceARN %s.", arn)
+		return engine.Resource{}, awsproto.Errorf("InvalidArgumentException", "Invalid ResourceARN %s.", arn)
 	}
 	resource := strings.TrimPrefix(parts[5], "stream/")
-	if i := strings.Index(resource, "/consumer/"); i >= 0 {
-		// Enhanced fan-out consumers are not implemented yet, so no
-		// consumer ARN can name one.
-		return "", awsproto.Errorf("ResourceNotFoundException", "Consumer %s not found.", arn)
+	if strings.Contains(resource, "/consumer/") {
+		region, account, stream, consumer, sec, ok := engine.ParseConsumerARN(arn)
+		if !ok {
+			return engine.Resource{}, awsproto.Errorf("InvalidArgumentException", "Invalid ResourceARN %s.", arn)
+		}
+		c, err := s.eng.DescribeStreamConsumer(engine.ConsumerRef{Stream: stream, Name: consumer})
+		if err != nil || (region != s.eng.Region() && region != r.Region) || account != s.eng.AccountID() || c.CreatedMillis/1000 != sec {
+			return engine.Resource{}, awsproto.Errorf("ResourceNotFoundException", "Consumer %s under account %s not found.", arn, account)
+		}
+		return engine.Resource{Stream: stream, Consumer: consumer}, nil
 	}
 	if !streamNamePattern.MatchString(resource) || len(resource) > 128 {
-		return "", awsproto.Errorf("InvalidArgumentException", "Invalid ResourceARN %s.", arn)
+		return engine.Resource{}, awsproto.Errorf("InvalidArgumentException", "Invalid ResourceARN %s.", arn)
 	}
 	if (parts[3] != s.eng.Region() && parts[3] != r.Region) || parts[4] != s.eng.AccountID() {
-		return "", awsproto.Errorf("ResourceNotFoundException", "Stream %s under account %s not found.", resource, parts[4])
+		return engine.Resource{}, awsproto.Errorf("ResourceNotFoundException", "Stream %s under account %s not found.", resource, parts[4])
 	}
-	return resource, nil
+	return engine.Resource{Stream: resource}, nil
 }
 
 // decodeStream decodes the body into in, runs check (model validation,
@@ -263,15 +269,15 @@ func (s *Service) decodeStream(r *Request, in any, ref *streamRef, check func(v 
 }
 
 // decodeResource is decodeStream for operations addressed by ResourceARN.
-func (s *Service) decodeResource(r *Request, in any, ref *resourceRef, check func(v *validator)) (string, error) {
+func (s *Service) decodeResource(r *Request, in any, ref *resourceRef, check func(v *validator)) (engine.Resource, error) {
 	if err := decode(r, in); err != nil {
-		return "", err
+		return engine.Resource{}, err
 	}
 	var v validator
 	check(&v)
 	v.str("streamId", ref.StreamId, ruleStreamID)
 	if err := v.err(); err != nil {
-		return "", err
+		return engine.Resource{}, err
 	}
 	return s.resolveResource(r, *ref.ResourceARN)
 }
@@ -346,7 +352,7 @@ func (s *Service) tagResource(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.eng.AddTags(name, in.Tags)
+	return nil, s.eng.AddResourceTags(name, in.Tags)
 }
 
 func (s *Service) untagResource(r *Request) (any, error) {
@@ -358,7 +364,7 @@ func (s *Service) untagResource(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.eng.RemoveTags(name, in.TagKeys)
+	return nil, s.eng.RemoveResourceTags(name, in.TagKeys)
 }
 
 func (s *Service) listTagsForResource(r *Request) (any, error) {
@@ -367,7 +373,7 @@ func (s *Service) listTagsForResource(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags, _, err := s.eng.ListTags(name, "", 0)
+	tags, _, err := s.eng.ListResourceTags(name, "", 0)
 	if err != nil {
 		return nil, err
 	}

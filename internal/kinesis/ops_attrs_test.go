@@ -49,7 +49,7 @@ func TestAttrValidationMessages(t *testing.T) {
 		{"UntagResource", `{"ResourceARN":"` + arn + `"}`, "ValidationException",
 			"1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null"},
 		{"ListTagsForResource", `{"ResourceARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:1700000000"}`, "ResourceNotFoundException",
-			"Consumer arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:1700000000 not found."},
+			"Consumer arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:1700000000 under account 000000000000 not found."},
 		{"ListTagsForResource", `{"ResourceARN":"arn:aws:kinesis:us-east-1:111111111111:stream/s"}`, "ResourceNotFoundException",
 			"Stream s under account 111111111111 not found."},
 		{"ListTagsForResource", `{"ResourceARN":"arn:aws:kinesis:us-east-1:000000000000:mystream/s"}`, "InvalidArgumentException",

@@ -192,6 +192,26 @@ func TestStreamConsumers(t *testing.T) {
 	if err != nil || aws.ToString(d.ConsumerDescription.ConsumerARN) != arn || aws.ToString(d.ConsumerDescription.StreamARN) != streamARN("cons") {
 		t.Fatalf("DescribeStreamConsumer: %+v %v", d, err)
 	}
+	// Consumers take tags and resource policies by ARN.
+	if _, err := c.TagResource(ctx, &kinesis.TagResourceInput{ResourceARN: aws.String(arn), Tags: map[string]string{"team": "ingest"}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := c.ListTagsForResource(ctx, &kinesis.ListTagsForResourceInput{ResourceARN: aws.String(arn)})
+	if err != nil || len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Key) != "team" {
+		t.Fatalf("ListTagsForResource on a consumer: %+v %v", tags, err)
+	}
+	streamTags, err := c.ListTagsForResource(ctx, &kinesis.ListTagsForResourceInput{ResourceARN: aws.String(streamARN("cons"))})
+	if err != nil || len(streamTags.Tags) != 0 {
+		t.Fatalf("the stream got the consumer's tags: %+v %v", streamTags, err)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kinesis:SubscribeToShard","Resource":"` + arn + `"}]}`
+	if _, err := c.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: aws.String(arn), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetResourcePolicy(ctx, &kinesis.GetResourcePolicyInput{ResourceARN: aws.String(arn)})
+	if err != nil || aws.ToString(got.Policy) != policy {
+		t.Fatalf("GetResourcePolicy on a consumer: %+v %v", got, err)
+	}
 	_, err = c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn + "9"), ShardId: aws.String(shardID(0)),
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 	apiErr(t, err, "ResourceNotFoundException")
