@@ -254,20 +254,6 @@ func (s *Service) resolveResource(r *Request, arn string) (engine.Resource, erro
 	return engine.Resource{Stream: resource}, nil
 }
 
-// decodeStream decodes the body into in, runs check (model validation,
-// which reports through v) and resolves the stream named by ref.
-func (s *Service) decodeStream(r *Request, in any, ref *streamRef, check func(v *validator)) (string, error) {
-	if err := decode(r, in); err != nil {
-		return "", err
-	}
-	var v validator
-	check(&v)
-	if err := v.err(); err != nil {
-		return "", err
-	}
-	return s.resolveStream(r, ref)
-}
-
 // decodeResource is decodeStream for operations addressed by ResourceARN.
 func (s *Service) decodeResource(r *Request, in any, ref *resourceRef, check func(v *validator)) (engine.Resource, error) {
 	if err := decode(r, in); err != nil {

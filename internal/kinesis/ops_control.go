@@ -27,16 +27,10 @@ func (s *Service) decreaseRetention(r *Request) (any, error) { return s.changeRe
 
 func (s *Service) changeRetention(r *Request, increase bool) (any, error) {
 	var in retentionInput
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	var v validator
-	v.int("retentionPeriodHours", in.RetentionPeriodHours, intRule{required: true, min: -1 << 31, max: 1<<31 - 1})
-	v.streamRef(&in.streamRef)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in.streamRef)
+	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+		v.int("retentionPeriodHours", in.RetentionPeriodHours, intRule{required: true, min: -1 << 31, max: 1<<31 - 1})
+		v.streamRef(&in.streamRef)
+	})
 	if err != nil {
 		return nil, err
 	}

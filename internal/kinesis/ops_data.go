@@ -50,20 +50,15 @@ func dryRunError() error {
 
 func (s *Service) putRecord(r *Request) (any, error) {
 	var in putRecordInput
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	maxBytes := s.maxRecordBytes(r, &in.streamRef)
-	var v validator
-	v.str("sequenceNumberForOrdering", in.SequenceNumberForOrdering, ruleSeqNum)
-	v.str("partitionKey", in.PartitionKey, rulePartitionKey)
-	v.str("explicitHashKey", in.ExplicitHashKey, ruleHashKey)
-	v.blob("data", in.Data, true, min(maxBytes, modelMaxDataBytes))
-	v.streamRef(&in.streamRef)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in.streamRef)
+	var maxBytes int // the stream's record limit: known once the body is decoded
+	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+		maxBytes = s.maxRecordBytes(r, &in.streamRef)
+		v.str("sequenceNumberForOrdering", in.SequenceNumberForOrdering, ruleSeqNum)
+		v.str("partitionKey", in.PartitionKey, rulePartitionKey)
+		v.str("explicitHashKey", in.ExplicitHashKey, ruleHashKey)
+		v.blob("data", in.Data, true, min(maxBytes, modelMaxDataBytes))
+		v.streamRef(&in.streamRef)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -96,17 +91,12 @@ func checkRecordSize(dataBytes int, partitionKey string, maxBytes int) error {
 
 func (s *Service) putRecords(r *Request) (any, error) {
 	var in putRecordsInput
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	maxBytes := s.maxRecordBytes(r, &in.streamRef)
-	var v validator
-	v.putRecordsEntries(in.Records, maxBytes)
-	v.streamRef(&in.streamRef)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in.streamRef)
+	var maxBytes int // the stream's record limit: known once the body is decoded
+	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+		maxBytes = s.maxRecordBytes(r, &in.streamRef)
+		v.putRecordsEntries(in.Records, maxBytes)
+		v.streamRef(&in.streamRef)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -178,18 +168,12 @@ func javaEntries(n int) string {
 
 func (s *Service) getShardIterator(r *Request) (any, error) {
 	var in getShardIteratorInput
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	var v validator
-	v.str("shardId", in.ShardId, strRule{required: true, min: 1, max: 128, pattern: streamNamePattern, patText: "[a-zA-Z0-9_.-]+"})
-	v.str("shardIteratorType", in.ShardIteratorType, strRule{required: true, enum: enumIteratorType})
-	v.str("startingSequenceNumber", in.StartingSequenceNumber, ruleSeqNum)
-	v.streamRef(&in.streamRef)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in.streamRef)
+	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+		v.str("shardId", in.ShardId, strRule{required: true, min: 1, max: 128, pattern: streamNamePattern, patText: "[a-zA-Z0-9_.-]+"})
+		v.str("shardIteratorType", in.ShardIteratorType, strRule{required: true, enum: enumIteratorType})
+		v.str("startingSequenceNumber", in.StartingSequenceNumber, ruleSeqNum)
+		v.streamRef(&in.streamRef)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -37,17 +37,11 @@ var ruleRequiredShardID = strRule{required: true, min: 1, max: 128, pattern: str
 
 func (s *Service) splitShard(r *Request) (any, error) {
 	var in splitShardInput
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	var v validator
-	v.str("newStartingHashKey", in.NewStartingHashKey, strRule{required: true, pattern: hashKeyPattern, patText: ruleHashKey.patText})
-	v.streamRef(&in.streamRef)
-	v.str("shardToSplit", in.ShardToSplit, ruleRequiredShardID)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in.streamRef)
+	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+		v.str("newStartingHashKey", in.NewStartingHashKey, strRule{required: true, pattern: hashKeyPattern, patText: ruleHashKey.patText})
+		v.streamRef(&in.streamRef)
+		v.str("shardToSplit", in.ShardToSplit, ruleRequiredShardID)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -56,17 +50,11 @@ func (s *Service) splitShard(r *Request) (any, error) {
 
 func (s *Service) mergeShards(r *Request) (any, error) {
 	var in mergeShardsInput
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	var v validator
-	v.str("shardToMerge", in.ShardToMerge, ruleRequiredShardID)
-	v.str("adjacentShardToMerge", in.AdjacentShardToMerge, ruleRequiredShardID)
-	v.streamRef(&in.streamRef)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in.streamRef)
+	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+		v.str("shardToMerge", in.ShardToMerge, ruleRequiredShardID)
+		v.str("adjacentShardToMerge", in.AdjacentShardToMerge, ruleRequiredShardID)
+		v.streamRef(&in.streamRef)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -75,17 +63,11 @@ func (s *Service) mergeShards(r *Request) (any, error) {
 
 func (s *Service) updateShardCount(r *Request) (any, error) {
 	var in updateShardCountInput
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	var v validator
-	v.str("scalingType", in.ScalingType, strRule{required: true, enum: []string{"UNIFORM_SCALING"}})
-	v.streamRef(&in.streamRef)
-	v.int("targetShardCount", in.TargetShardCount, intRule{required: true, min: 1, max: 100000})
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in.streamRef)
+	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+		v.str("scalingType", in.ScalingType, strRule{required: true, enum: []string{"UNIFORM_SCALING"}})
+		v.streamRef(&in.streamRef)
+		v.int("targetShardCount", in.TargetShardCount, intRule{required: true, min: 1, max: 100000})
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -94,15 +94,9 @@ func (v *validator) tagMap(path string, tags map[string]string) {
 
 func (s *Service) deleteStream(r *Request) (any, error) {
 	var in deleteStreamInput
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	var v validator
-	v.streamRef(&in.streamRef)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in.streamRef)
+	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+		v.streamRef(&in.streamRef)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -111,17 +105,11 @@ func (s *Service) deleteStream(r *Request) (any, error) {
 
 func (s *Service) describeStream(r *Request) (any, error) {
 	var in describeStreamInput
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	var v validator
-	v.int("limit", in.Limit, intRule{min: 1, max: 10000})
-	v.str("exclusiveStartShardId", in.ExclusiveStartShardId, ruleShardID)
-	v.streamRef(&in.streamRef)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in.streamRef)
+	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+		v.int("limit", in.Limit, intRule{min: 1, max: 10000})
+		v.str("exclusiveStartShardId", in.ExclusiveStartShardId, ruleShardID)
+		v.streamRef(&in.streamRef)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -184,15 +172,9 @@ func toShardOut(sh engine.ShardInfo) shardOut {
 
 func (s *Service) describeStreamSummary(r *Request) (any, error) {
 	var in streamRef
-	if err := decode(r, &in); err != nil {
-		return nil, err
-	}
-	var v validator
-	v.streamRef(&in)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	name, err := s.resolveStream(r, &in)
+	name, err := s.decodeStream(r, &in, &in, func(v *validator) {
+		v.streamRef(&in)
+	})
 	if err != nil {
 		return nil, err
 	}

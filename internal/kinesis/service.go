@@ -101,6 +101,20 @@ func (s *Service) wireError(err error) *awsproto.Error {
 // decode unmarshals the body into in.
 func decode(r *Request, in any) error { return awsproto.Unmarshal(r.Protocol, r.Body, in) }
 
+// decodeStream decodes the body into in, runs check (model validation,
+// which reports through v) and resolves the stream named by ref.
+func (s *Service) decodeStream(r *Request, in any, ref *streamRef, check func(v *validator)) (string, error) {
+	if err := decode(r, in); err != nil {
+		return "", err
+	}
+	var v validator
+	check(&v)
+	if err := v.err(); err != nil {
+		return "", err
+	}
+	return s.resolveStream(r, ref)
+}
+
 // resolveStream turns StreamName and/or StreamARN into a stream name,
 // checking that an ARN names this server's region and account and that the
 // two agree when both are given. Call it after model validation.
