@@ -216,14 +216,25 @@ func TestReshardingReadEveryRecordOnce(t *testing.T) {
 		defer pwg.Done()
 		p.run(pctx)
 	}()
+	// A tailing reader runs through the whole resharding, as a KCL worker
+	// would.
+	tl := &reshardTailer{c: srv.client(), stream: name, producerDone: make(chan struct{})}
+	var twg sync.WaitGroup
+	twg.Add(1)
+	go func() {
+		defer twg.Done()
+		tl.run([]string{shardID(0), shardID(1)})
+	}()
 	stopped := false
 	stopProducer := func() {
 		if !stopped {
 			stopped = true
 			stop()
 			pwg.Wait()
+			close(tl.producerDone)
 		}
 	}
+	defer twg.Wait()
 	defer stopProducer()
 
 	// Records land in every generation of shards before the next step.
@@ -538,6 +549,20 @@ func TestReshardingReadEveryRecordOnce(t *testing.T) {
 		t.Errorf("%d of %d acknowledged records were not read", missing, len(acks))
 	}
 	t.Logf("read %d records from %d shards", read, len(done))
+
+	// The tailing reader saw the same: every acknowledged record once, in
+	// put order per key, from every shard.
+	twg.Wait()
+	for _, p := range tl.problems {
+		t.Errorf("tailing reader: %s", p)
+	}
+	reshardVerify(t, "tailing reader", tl.reads, acks, unknown)
+	for _, s := range all {
+		if id := aws.ToString(s.ShardId); !shardOpen(s) && !tl.done[id] {
+			t.Errorf("tailing reader never reached the end of closed shard %s", id)
+		}
+	}
+	t.Logf("tailing reader: %d records from %d finished shards", len(tl.reads), len(tl.done))
 }
 
 // reshardReadShard reads one shard from TRIM_HORIZON: a closed shard until
@@ -1088,5 +1113,165 @@ func TestReshardMergeOrderAndRecreate(t *testing.T) {
 	reshardWaitActive(t, c, name)
 	if got := strings.Join(shardIDs(listAllShards(t, c, name)), ","); got != shardID(0)+","+shardID(1)+","+shardID(2) {
 		t.Errorf("recreated stream after a split: %s", got)
+	}
+}
+
+// reshardRead is one record as a reader got it, with its shard.
+type reshardRead struct {
+	shard string
+	rec   types.Record
+}
+
+// reshardTailer reads a stream while it is written and resharded, as a
+// KCL worker does: it tails every shard it holds, round robin; at a closed
+// shard's end it takes the ChildShards, and starts a child from
+// TRIM_HORIZON once all of the child's parents are done. After
+// producerDone is closed it stops at the first quiet round (every shard
+// caught up). It runs on a goroutine the test owns and reports problems
+// as text, read after it has stopped.
+type reshardTailer struct {
+	c            *kinesis.Client
+	stream       string
+	producerDone chan struct{}
+
+	reads    []reshardRead
+	problems []string
+	done     map[string]bool
+}
+
+func (tl *reshardTailer) run(roots []string) {
+	ctx := context.Background()
+	active := map[string]string{}    // shard -> iterator
+	parents := map[string][]string{} // child -> parents, from ChildShards
+	started := map[string]bool{}
+	tl.done = map[string]bool{}
+	start := func(id string) bool {
+		out, err := tl.c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(tl.stream), ShardId: aws.String(id),
+			ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			tl.problems = append(tl.problems, fmt.Sprintf("GetShardIterator %s: %v", id, err))
+			return false
+		}
+		active[id], started[id] = aws.ToString(out.ShardIterator), true
+		return true
+	}
+	for _, r := range roots {
+		if !start(r) {
+			return
+		}
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			tl.problems = append(tl.problems, fmt.Sprintf("tailer still running after 3 minutes with %d shards active", len(active)))
+			return
+		}
+		final := false
+		select {
+		case <-tl.producerDone:
+			final = true // every acknowledged record is in the stream now
+		default:
+		}
+		quiet := true
+		ids := make([]string, 0, len(active))
+		for id := range active {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			out, err := tl.c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(active[id])})
+			if err != nil {
+				tl.problems = append(tl.problems, fmt.Sprintf("GetRecords %s: %v", id, err))
+				return
+			}
+			for _, r := range out.Records {
+				tl.reads = append(tl.reads, reshardRead{id, r})
+			}
+			if len(out.Records) > 0 || aws.ToInt64(out.MillisBehindLatest) > 0 {
+				quiet = false
+			}
+			if out.NextShardIterator != nil {
+				active[id] = aws.ToString(out.NextShardIterator)
+				continue
+			}
+			// The shard's end.
+			quiet = false
+			delete(active, id)
+			tl.done[id] = true
+			if len(out.ChildShards) == 0 {
+				tl.problems = append(tl.problems, fmt.Sprintf("GetRecords at the end of %s: no ChildShards", id))
+			}
+			for _, k := range out.ChildShards {
+				kid := aws.ToString(k.ShardId)
+				parents[kid] = k.ParentShards
+			}
+			for kid, ps := range parents {
+				if started[kid] {
+					continue
+				}
+				ready := true
+				for _, p := range ps {
+					ready = ready && tl.done[p]
+				}
+				if ready && !start(kid) {
+					return
+				}
+			}
+		}
+		if final && quiet {
+			return
+		}
+		if quiet {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// reshardVerify checks what a reader read against what the producer was
+// told: every acknowledged record exactly once, from the shard and with
+// the sequence number its put answered, and per key in put order.
+func reshardVerify(t *testing.T, who string, reads []reshardRead, acks map[string]reshardAck, unknown map[string]bool) {
+	t.Helper()
+	seen := map[string]bool{}
+	last := map[string]int{}
+	errs := 0
+	report := func(format string, args ...any) {
+		if errs++; errs <= 20 {
+			t.Errorf(who+": "+format, args...)
+		}
+	}
+	for _, rd := range reads {
+		payload := string(rd.rec.Data)
+		if seen[payload] {
+			report("record %q read twice (shard %s, sequence %s)", payload, rd.shard, aws.ToString(rd.rec.SequenceNumber))
+			continue
+		}
+		seen[payload] = true
+		a, ok := acks[payload]
+		if !ok {
+			if !unknown[payload] {
+				report("shard %s holds record %q that was never acknowledged nor in a failed call", rd.shard, payload)
+			}
+			continue
+		}
+		if aws.ToString(rd.rec.SequenceNumber) != a.seq || a.shardID != rd.shard || aws.ToString(rd.rec.PartitionKey) != a.key {
+			report("record %q read from %s as key %q sequence %s; put answered shard %s sequence %s", payload, rd.shard,
+				aws.ToString(rd.rec.PartitionKey), aws.ToString(rd.rec.SequenceNumber), a.shardID, a.seq)
+		}
+		if a.counter <= last[a.key] {
+			report("key %s: counter %d read after %d (shard %s); put order lost", a.key, a.counter, last[a.key], rd.shard)
+		}
+		last[a.key] = a.counter
+	}
+	missing := 0
+	for payload, a := range acks {
+		if !seen[payload] {
+			if missing++; missing <= 10 {
+				t.Errorf("%s: acknowledged record %q (shard %s, sequence %s) was not read", who, payload, a.shardID, a.seq)
+			}
+		}
+	}
+	if missing > 0 || errs > 0 {
+		t.Errorf("%s: %d of %d acknowledged records not read, %d other problems", who, missing, len(acks), errs)
 	}
 }
