@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 )
 
 // controlCLI runs Debian's AWS CLI v2 (/usr/bin/aws) against one endpoint,
@@ -296,7 +299,8 @@ func TestAWSCLIControlPlane(t *testing.T) {
 		t.Errorf("describe-stream-summary = %+v", s.StreamDescriptionSummary)
 	}
 	// "Increasing" to less than the current period is refused.
-	if stderr := cli.fail("increase-stream-retention-period", "--stream-name", name, "--retention-period-hours", "48"); !strings.Contains(stderr, "InvalidArgumentException") {
+	if stderr := cli.fail("increase-stream-retention-period", "--stream-name", name, "--retention-period-hours", "48"); !strings.Contains(stderr, "InvalidArgumentException") ||
+		!strings.Contains(stderr, "Requested retention period (48 hours) for stream ctl can not be shorter than existing retention period (168 hours). Use DecreaseRetentionPeriod API.") {
 		t.Errorf("increase-stream-retention-period below the current period: stderr %q", stderr)
 	}
 	cli.ok(nil, "decrease-stream-retention-period", "--stream-name", name, "--retention-period-hours", "48")
@@ -305,10 +309,60 @@ func TestAWSCLIControlPlane(t *testing.T) {
 		t.Errorf("describe-stream-summary after decrease: RetentionPeriodHours %d, want 48", s.StreamDescriptionSummary.RetentionPeriodHours)
 	}
 	// Below AWS's minimum of 24 hours.
-	if stderr := cli.fail("decrease-stream-retention-period", "--stream-name", name, "--retention-period-hours", "12"); !strings.Contains(stderr, "InvalidArgumentException") {
+	if stderr := cli.fail("decrease-stream-retention-period", "--stream-name", name, "--retention-period-hours", "12"); !strings.Contains(stderr, "InvalidArgumentException") ||
+		!strings.Contains(stderr, "Minimum allowed retention period is 24 hours. Requested retention period (12 hours) is too short.") {
 		t.Errorf("decrease-stream-retention-period to 12 hours: stderr %q", stderr)
 	}
 	if s := summary(); s.StreamDescriptionSummary.RetentionPeriodHours != 48 {
 		t.Errorf("refused decrease changed RetentionPeriodHours to %d", s.StreamDescriptionSummary.RetentionPeriodHours)
 	}
+}
+
+// TestControlRetention checks the retention operations' AWS errors with
+// the SDK, where the CLI test checks their effect.
+func TestControlRetention(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	c := srv.client()
+	ctx := context.Background()
+	const name = "ret"
+	createStream(t, c, name, 1)
+	inc := func(h int32) error {
+		_, err := c.IncreaseStreamRetentionPeriod(ctx, &kinesis.IncreaseStreamRetentionPeriodInput{StreamName: aws.String(name), RetentionPeriodHours: aws.Int32(h)})
+		return err
+	}
+	dec := func(h int32) error {
+		_, err := c.DecreaseStreamRetentionPeriod(ctx, &kinesis.DecreaseStreamRetentionPeriodInput{StreamName: aws.String(name), RetentionPeriodHours: aws.Int32(h)})
+		return err
+	}
+	hours := func() int32 {
+		t.Helper()
+		out, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+		if err != nil {
+			t.Fatalf("DescribeStreamSummary: %v", err)
+		}
+		return aws.ToInt32(out.StreamDescriptionSummary.RetentionPeriodHours)
+	}
+	expectErr(t, inc(8761), "InvalidArgumentException", "Maximum allowed retention period is 8760 hours. Requested retention period (8761 hours) is too long.")
+	expectErr(t, dec(23), "InvalidArgumentException", "Minimum allowed retention period is 24 hours. Requested retention period (23 hours) is too short.")
+	expectErr(t, dec(48), "InvalidArgumentException",
+		"Requested retention period (48 hours) for stream ret can not be longer than existing retention period (24 hours). Use IncreaseRetentionPeriod API.")
+	if err := inc(8760); err != nil {
+		t.Fatalf("IncreaseStreamRetentionPeriod 8760: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	if h := hours(); h != 8760 {
+		t.Errorf("RetentionPeriodHours %d after increase to 8760", h)
+	}
+	expectErr(t, inc(100), "InvalidArgumentException",
+		"Requested retention period (100 hours) for stream ret can not be shorter than existing retention period (8760 hours). Use DecreaseRetentionPeriod API.")
+	if err := dec(24); err != nil {
+		t.Fatalf("DecreaseStreamRetentionPeriod 24: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	if h := hours(); h != 24 {
+		t.Errorf("RetentionPeriodHours %d after decrease to 24", h)
+	}
+	_, err := c.IncreaseStreamRetentionPeriod(ctx, &kinesis.IncreaseStreamRetentionPeriodInput{StreamName: aws.String("nosuch"), RetentionPeriodHours: aws.Int32(48)})
+	expectErr(t, err, "ResourceNotFoundException", notFoundMsg("nosuch"))
 }
