@@ -1275,3 +1275,34 @@ func reshardVerify(t *testing.T, who string, reads []reshardRead, acks map[strin
 		t.Errorf("%s: %d of %d acknowledged records not read, %d other problems", who, missing, len(acks), errs)
 	}
 }
+
+// TestReshardRestartWhileUpdating restarts the server while a split keeps
+// the stream UPDATING: afterwards the split is there and the stream
+// becomes ACTIVE and can be resharded again.
+func TestReshardRestartWhileUpdating(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "--state-delay", "3s")
+	c := srv.client()
+	ctx := context.Background()
+	const name = "restart"
+	createStream(t, c, name, 1)
+	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name), ShardToSplit: aws.String(shardID(0)),
+		NewStartingHashKey: aws.String(new(big.Int).Rsh(maxHashKey, 1).String())}); err != nil {
+		t.Fatalf("SplitShard: %v", err)
+	}
+	srv.kill9()
+	srv.restart()
+	reshardWaitActive(t, c, name)
+	open := openShardsSorted(t, c, name)
+	if got := strings.Join(shardIDs(open), ","); got != shardID(1)+","+shardID(2) {
+		t.Fatalf("after a restart during the split, open shards are %s, want %s,%s", got, shardID(1), shardID(2))
+	}
+	if _, err := c.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String(name), ShardToMerge: aws.String(shardID(1)),
+		AdjacentShardToMerge: aws.String(shardID(2))}); err != nil {
+		t.Fatalf("MergeShards after the restart: %v", err)
+	}
+	reshardWaitActive(t, c, name)
+	if got := strings.Join(shardIDs(openShardsSorted(t, c, name)), ","); got != shardID(3) {
+		t.Errorf("after merging, open shards are %s, want %s", got, shardID(3))
+	}
+}
