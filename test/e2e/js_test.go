@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -46,10 +47,26 @@ func jsTools(t *testing.T) (node, npm string) {
 
 // jsInstall installs test/js's dependencies when node_modules is missing:
 // `npm ci` from the committed package-lock.json, or `npm install` if there
-// is no lock file.
+// is no lock file. Several test processes may start at once (go test ./...
+// and go test -race ./...), and npm ci first deletes node_modules, so the
+// check and the install run under an exclusive flock; once complete, no
+// one removes the installation.
 func jsInstall(t *testing.T, npm, dir string) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kinesis")); err == nil {
+	lockPath := filepath.Join(os.TempDir(), "sluice-test-js-npm.lock")
+	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatalf("open %s: %v", lockPath, err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("lock %s: %v", lockPath, err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	// npm writes node_modules/.package-lock.json when an install completes.
+	_, errSDK := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kinesis", "package.json"))
+	_, errDone := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
+	if errSDK == nil && errDone == nil {
 		return
 	}
 	args := []string{"ci", "--no-audit", "--no-fund"}
