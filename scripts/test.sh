@@ -44,6 +44,11 @@ ensure_awscli() {
 	fi
 }
 
+# A fresh machine has Go in /usr/local/go; a login shell may not have put
+# it on PATH.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	export PATH="$PATH:/usr/local/go/bin"
+fi
 if ! command -v go >/dev/null 2>&1; then
 	echo "scripts/test.sh: the Go toolchain is not on PATH" >&2
 	exit 1
