@@ -1306,3 +1306,166 @@ func TestReshardRestartWhileUpdating(t *testing.T) {
 		t.Errorf("after merging, open shards are %s, want %s", got, shardID(3))
 	}
 }
+
+// TestReshardConcurrentStreams reshards several streams at once while
+// other streams are created and deleted: each call must be answered (the
+// account-wide shard count is taken across streams, a place for lock-order
+// deadlocks), and every stream must end in a consistent layout.
+func TestReshardConcurrentStreams(t *testing.T) {
+	t.Parallel()
+	t.Run("reshards only", func(t *testing.T) {
+		t.Parallel()
+		reshardConcurrently(t, false)
+	})
+	t.Run("with CreateStream, DeleteStream and DescribeLimits", func(t *testing.T) {
+		t.Parallel()
+		reshardConcurrently(t, true)
+	})
+}
+
+func reshardConcurrently(t *testing.T, churn bool) {
+	srv := startServer(t)
+	c := srv.client(noRetries)
+	const (
+		streams = 4
+		rounds  = 25
+		callMax = 10 * time.Second
+	)
+	for i := 0; i < streams; i++ {
+		createStream(t, c, fmt.Sprintf("cc%d", i), 2)
+	}
+	var mu sync.Mutex
+	var problems []string
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		problems = append(problems, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	// call runs one request with a deadline, so that a deadlocked server
+	// fails the test instead of hanging it.
+	call := func(what string, fn func(ctx context.Context) error) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), callMax)
+		defer cancel()
+		start := time.Now()
+		err := fn(ctx)
+		if err != nil {
+			if time.Since(start) >= callMax {
+				fail("%s: no answer within %v (deadlock?): %v", what, callMax, err)
+			} else {
+				fail("%s: %v", what, err)
+			}
+			return false
+		}
+		return true
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < streams; i++ {
+		name := fmt.Sprintf("cc%d", i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < rounds; r++ {
+				// Split the lowest open shard, then merge its two children:
+				// the stream is back to two open shards.
+				var shards []types.Shard
+				if !call("ListShards "+name, func(ctx context.Context) error {
+					out, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name),
+						ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}})
+					if err == nil {
+						shards = out.Shards
+					}
+					return err
+				}) {
+					return
+				}
+				if len(shards) != 2 {
+					fail("%s round %d: %d open shards, want 2", name, r, len(shards))
+					return
+				}
+				sort.Slice(shards, func(a, b int) bool {
+					x, _ := new(big.Int).SetString(aws.ToString(shards[a].HashKeyRange.StartingHashKey), 10)
+					y, _ := new(big.Int).SetString(aws.ToString(shards[b].HashKeyRange.StartingHashKey), 10)
+					return x.Cmp(y) < 0
+				})
+				lo, _ := new(big.Int).SetString(aws.ToString(shards[0].HashKeyRange.StartingHashKey), 10)
+				hi, _ := new(big.Int).SetString(aws.ToString(shards[0].HashKeyRange.EndingHashKey), 10)
+				mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1)
+				if !call("SplitShard "+name, func(ctx context.Context) error {
+					_, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name), ShardToSplit: shards[0].ShardId,
+						NewStartingHashKey: aws.String(mid.String())})
+					return err
+				}) {
+					return
+				}
+				var kids []string
+				if !call("ListShards "+name, func(ctx context.Context) error {
+					out, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name),
+						ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}})
+					if err == nil {
+						for _, s := range out.Shards {
+							if aws.ToString(s.ParentShardId) == aws.ToString(shards[0].ShardId) {
+								kids = append(kids, aws.ToString(s.ShardId))
+							}
+						}
+					}
+					return err
+				}) {
+					return
+				}
+				if len(kids) != 2 {
+					fail("%s round %d: split of %s has open children %v", name, r, aws.ToString(shards[0].ShardId), kids)
+					return
+				}
+				if !call("MergeShards "+name, func(ctx context.Context) error {
+					_, err := c.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String(name), ShardToMerge: aws.String(kids[0]),
+						AdjacentShardToMerge: aws.String(kids[1])})
+					return err
+				}) {
+					return
+				}
+			}
+		}()
+	}
+	// Meanwhile streams come and go, and the account's limits are read.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for r := 0; churn && r < rounds; r++ {
+			name := fmt.Sprintf("churn%d", r)
+			if !call("CreateStream "+name, func(ctx context.Context) error {
+				_, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(3)})
+				return err
+			}) {
+				return
+			}
+			if !call("DescribeLimits", func(ctx context.Context) error {
+				_, err := c.DescribeLimits(ctx, &kinesis.DescribeLimitsInput{})
+				return err
+			}) {
+				return
+			}
+			if !call("DeleteStream "+name, func(ctx context.Context) error {
+				_, err := c.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)})
+				return err
+			}) {
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if len(problems) > 0 {
+		return
+	}
+	for i := 0; i < streams; i++ {
+		name := fmt.Sprintf("cc%d", i)
+		if n := len(openShardsSorted(t, c, name)); n != 2 {
+			t.Errorf("%s ends with %d open shards, want 2", name, n)
+		}
+		if n := len(listAllShards(t, c, name)); n != 2+3*rounds {
+			t.Errorf("%s has %d shards, want %d", name, n, 2+3*rounds)
+		}
+	}
+}
