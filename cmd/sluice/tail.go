@@ -82,6 +82,7 @@ func tail(args []string, stdout, stderr io.Writer) int {
 type tailer struct {
 	cfg    tailConfig
 	stream string
+	opts   kinesis.Options
 	client *kinesis.Client
 	start  types.StartingPosition
 
@@ -113,13 +114,14 @@ func newTailer(cfg tailConfig, stream string, out io.Writer) (*tailer, error) {
 	default:
 		return nil, fmt.Errorf("--from must be trim-horizon, latest or timestamp, not %q", cfg.From)
 	}
-	t.client = kinesis.New(kinesis.Options{
+	t.opts = kinesis.Options{
 		Region: cfg.Region, BaseEndpoint: aws.String(cfg.Endpoint),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: envOr("AWS_ACCESS_KEY_ID", "sluice"), SecretAccessKey: envOr("AWS_SECRET_ACCESS_KEY", "sluice"),
 				SessionToken: os.Getenv("AWS_SESSION_TOKEN")}, nil
 		}),
-	})
+	}
+	t.client = kinesis.New(t.opts)
 	return t, nil
 }
 
@@ -341,8 +343,12 @@ func (t *tailer) ensureConsumer(ctx context.Context) (string, error) {
 // from the last ContinuationSequenceNumber each time a subscription ends,
 // until the shard's end.
 func (t *tailer) subscribeShard(ctx context.Context, consumerARN, shardID string, pos types.StartingPosition) ([]types.ChildShard, error) {
+	// A client per shard: aws-sdk-go-v2 clients share one event-stream
+	// decoder between their live SubscribeToShard streams, unsynchronised
+	// (aws/smithy-go#714).
+	client := kinesis.New(t.opts)
 	for {
-		out, err := t.client.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumerARN), ShardId: aws.String(shardID), StartingPosition: &pos})
+		out, err := client.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(consumerARN), ShardId: aws.String(shardID), StartingPosition: &pos})
 		if err != nil {
 			var inUse *types.ResourceInUseException
 			if errors.As(err, &inUse) {

@@ -106,7 +106,7 @@ func TestAttrTags(t *testing.T) {
 	expectErr(t, err, "ResourceNotFoundException", notFoundMsg("nope"))
 	consumer := arn + "/consumer/c:1700000000"
 	_, err = c.ListTagsForResource(ctx, &kinesis.ListTagsForResourceInput{ResourceARN: aws.String(consumer)})
-	expectErr(t, err, "ResourceNotFoundException", "Consumer "+consumer+" not found.")
+	expectErr(t, err, "ResourceNotFoundException", "Consumer "+consumer+" under account 000000000000 not found.")
 
 	_, err = c.CreateStream(ctx, &kinesis.CreateStreamInput{
 		StreamName: aws.String("tagged2"), ShardCount: aws.Int32(1), Tags: map[string]string{"": "v"},

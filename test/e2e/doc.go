@@ -17,6 +17,10 @@
 // scripts/test.sh, 3 otherwise) and its random schedule from
 // SLUICE_CRASH_SEED, which every run logs.
 //
+// The fan-out soak (TestFanOutSoak) runs 100 subscriptions under load for
+// SLUICE_SOAK_SECONDS (default 60 under CI=true or scripts/test.sh, 10
+// otherwise).
+//
 // SLUICE_E2E_BIN=path runs the tests against a prebuilt binary instead of
 // building ./cmd/sluice. Run everything with `bash scripts/test.sh`.
 package e2e
