@@ -332,3 +332,59 @@ func TestOnDemandAfterModeSwitch(t *testing.T) {
 		t.Errorf("after growing: ListShards %v; want %s closed with two children, got children %v", shardIDs(shards), shardID(0), kids)
 	}
 }
+
+// TestOnDemandStreamCountLimit checks AWS's default limit of 50 ON_DEMAND
+// streams per account, which DescribeLimits reports: neither CreateStream
+// nor UpdateStreamMode may pass it.
+func TestOnDemandStreamCountLimit(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	c := srv.client(noRetries)
+	ctx := context.Background()
+	lim, err := c.DescribeLimits(ctx, &kinesis.DescribeLimitsInput{})
+	if err != nil {
+		t.Fatalf("DescribeLimits: %v", err)
+	}
+	odLimit := int(aws.ToInt32(lim.OnDemandStreamCountLimit))
+	if odLimit != 50 {
+		t.Errorf("DescribeLimits OnDemandStreamCountLimit %d, want AWS's default 50", odLimit)
+	}
+	if odLimit <= 0 || odLimit > 200 {
+		t.Fatalf("OnDemandStreamCountLimit %d; cannot test it", odLimit)
+	}
+	createOD := func(name string) error {
+		_, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name),
+			StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}})
+		return err
+	}
+	for i := 0; i < odLimit; i++ {
+		if err := createOD(fmt.Sprintf("od%02d", i)); err != nil {
+			t.Fatalf("CreateStream ON_DEMAND %d of %d: %v", i+1, odLimit, err)
+		}
+	}
+	lim, err = c.DescribeLimits(ctx, &kinesis.DescribeLimitsInput{})
+	if err != nil {
+		t.Fatalf("DescribeLimits: %v", err)
+	}
+	if got := int(aws.ToInt32(lim.OnDemandStreamCount)); got != odLimit {
+		t.Errorf("DescribeLimits OnDemandStreamCount %d after creating %d ON_DEMAND streams", got, odLimit)
+	}
+	createStream(t, c, "prov", 1)
+	// Switching one more stream to ON_DEMAND is refused ...
+	_, err = c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: aws.String(streamARN("prov")),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}})
+	ae := apiErr(t, err, "LimitExceededException")
+	t.Logf("UpdateStreamMode over the limit: %s", ae.ErrorMessage())
+	// ... and so is creating one.
+	err = createOD("one-too-many")
+	if err == nil {
+		t.Errorf("CreateStream of ON_DEMAND stream %d succeeded; DescribeLimits says the limit is %d (AWS answers LimitExceededException)", odLimit+1, odLimit)
+		lim, lerr := c.DescribeLimits(ctx, &kinesis.DescribeLimitsInput{})
+		if lerr == nil {
+			t.Logf("DescribeLimits now: OnDemandStreamCount %d, OnDemandStreamCountLimit %d",
+				aws.ToInt32(lim.OnDemandStreamCount), aws.ToInt32(lim.OnDemandStreamCountLimit))
+		}
+	} else {
+		apiErr(t, err, "LimitExceededException")
+	}
+}
