@@ -1469,3 +1469,53 @@ func reshardConcurrently(t *testing.T, churn bool) {
 		}
 	}
 }
+
+// TestReshardShardQuota checks the account's shard limit (DescribeLimits'
+// ShardLimit, AWS's default 500) for SplitShard and UpdateShardCount.
+func TestReshardShardQuota(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	c := srv.client(noRetries)
+	ctx := context.Background()
+	lim, err := c.DescribeLimits(ctx, &kinesis.DescribeLimitsInput{})
+	if err != nil {
+		t.Fatalf("DescribeLimits: %v", err)
+	}
+	quota := aws.ToInt32(lim.ShardLimit)
+	if quota < 4 || quota > 1000 {
+		t.Fatalf("ShardLimit %d; cannot test it", quota)
+	}
+	createStream(t, c, "big", quota-2)
+	createStream(t, c, "small", 1)
+	// quota-1 open shards: one split fits, a second does not.
+	split := func(shard, key string) error {
+		_, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String("small"), ShardToSplit: aws.String(shard),
+			NewStartingHashKey: aws.String(key)})
+		return err
+	}
+	if err := split(shardID(0), "1000"); err != nil {
+		t.Fatalf("SplitShard up to the shard limit: %v", err)
+	}
+	reshardWaitActive(t, c, "small")
+	msg := func(more int) string {
+		return fmt.Sprintf("This request would exceed the shard limit for the account %s in %s. Current shard count for the account: %d. Limit: %d. Number of additional shards that would have resulted from this request: %d. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
+			testAccount, testRegion, quota, quota, more)
+	}
+	expectErr(t, split(shardID(2), "100000"), "LimitExceededException", msg(1))
+	_, err = c.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{StreamName: aws.String("small"), TargetShardCount: aws.Int32(4),
+		ScalingType: types.ScalingTypeUniformScaling})
+	expectErr(t, err, "LimitExceededException", msg(2))
+	if n := len(openShardsSorted(t, c, "small")); n != 2 {
+		t.Errorf("refused requests changed the stream to %d open shards", n)
+	}
+	// Closed shards do not count: after a merge, a split fits again.
+	if _, err := c.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String("small"), ShardToMerge: aws.String(shardID(1)),
+		AdjacentShardToMerge: aws.String(shardID(2))}); err != nil {
+		t.Fatalf("MergeShards: %v", err)
+	}
+	reshardWaitActive(t, c, "small")
+	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String("small"), ShardToSplit: aws.String(shardID(3)),
+		NewStartingHashKey: aws.String("1000")}); err != nil {
+		t.Errorf("SplitShard after a merge freed a shard: %v", err)
+	}
+}
