@@ -48,7 +48,7 @@ func (e *Engine) DescribeLimits() Limits {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	l := Limits{ShardLimit: e.cfg.ShardQuota, OnDemandStreamCountLimit: onDemandStreamCountLimit}
-	l.OpenShardCount = e.openShardCountLocked()
+	l.OpenShardCount = int(e.openShards.Load())
 	for _, st := range e.mu.streams {
 		st.mu.RLock()
 		if st.meta.Mode == ModeOnDemand {

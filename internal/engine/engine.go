@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicedata/sluice/internal/storage"
@@ -115,10 +116,15 @@ type Engine struct {
 		streams map[string]*stream
 		closed  bool
 	}
-	subs subRegistry   // live SubscribeToShard streams
-	wake chan struct{} // nudges the reaper when a transition is scheduled
-	stop chan struct{}
-	wg   sync.WaitGroup
+	subs subRegistry // live SubscribeToShard streams
+	// openShards counts open shards across the account, for the shard
+	// quota. It is changed by reserveShards/releaseShards, never under a
+	// lock, so that a stream's lock holder can check the quota without
+	// taking Engine.mu (which would invert the lock order).
+	openShards atomic.Int64
+	wake       chan struct{} // nudges the reaper when a transition is scheduled
+	stop       chan struct{}
+	wg         sync.WaitGroup
 }
 
 // Open loads every stream from the store's catalog and opens their shard
@@ -189,6 +195,7 @@ func (e *Engine) loadStreams() error {
 			return err
 		}
 		e.mu.streams[m.Name] = st
+		e.openShards.Add(int64(len(st.openShardsLocked())))
 	}
 	return nil
 }
@@ -333,3 +340,20 @@ func (e *Engine) nudgeReaper() {
 	default:
 	}
 }
+
+// reserveShards takes n open shards from the account's quota, or answers
+// LimitExceededException with AWS's message when that would pass it.
+func (e *Engine) reserveShards(n int) error {
+	for {
+		cur := e.openShards.Load()
+		if cur+int64(n) > int64(e.cfg.ShardQuota) {
+			return e.shardQuotaError(int(cur), n)
+		}
+		if e.openShards.CompareAndSwap(cur, cur+int64(n)) {
+			return nil
+		}
+	}
+}
+
+// releaseShards gives n open shards back to the quota.
+func (e *Engine) releaseShards(n int) { e.openShards.Add(-int64(n)) }

@@ -7,7 +7,6 @@ import (
 // Capacity-mode limits (AWS's defaults).
 const (
 	maxModeChangesPerDay  = 2
-	onDemandStreamLimit   = 50
 	hotShardSeconds       = 3  // distinct seconds with throttled writes ...
 	hotShardWindowSeconds = 10 // ... within this window make a shard hot
 )
@@ -28,9 +27,9 @@ func (e *Engine) UpdateStreamMode(name, mode string, warmThroughputMiBps *int) e
 			return false, errorf(CodeLimitExceeded, "Stream %s under account %s has exceeded the limit of %d capacity mode changes in a rolling 24-hour period.",
 				name, e.cfg.AccountID, maxModeChangesPerDay)
 		}
-		if mode == ModeOnDemand && onDemand >= onDemandStreamLimit {
+		if mode == ModeOnDemand && onDemand >= onDemandStreamCountLimit {
 			return false, errorf(CodeLimitExceeded, "This request would exceed the limit on the number of On-Demand streams for the account %s in %s. Current On-Demand streams count: %d. Limit: %d.",
-				e.cfg.AccountID, e.cfg.Region, onDemand, onDemandStreamLimit)
+				e.cfg.AccountID, e.cfg.Region, onDemand, onDemandStreamCountLimit)
 		}
 		st.meta.ModeChanges = append(recentTimes(st.meta.ModeChanges, now), now)
 		st.meta.Mode = mode
@@ -98,11 +97,15 @@ func (e *Engine) scaleHotShard(name string, index uint32) {
 			if mid.Cmp(sh.rng.Start.Add1()) <= 0 {
 				return false, nil // too narrow to split
 			}
-			if err := e.checkShardQuotaLocked(st, 1); err != nil {
+			if err := e.reserveShards(1); err != nil {
 				return false, err
 			}
 			e.log.Info("splitting hot shard of on-demand stream", "stream", name, "shard", sh.id)
-			return false, e.splitLocked(st, sh, mid, now)
+			if err := e.splitLocked(st, sh, mid, now); err != nil {
+				e.releaseShards(1)
+				return false, err
+			}
+			return false, nil
 		})
 		if err != nil {
 			e.log.Warn("on-demand scaling", "stream", name, "shard", ShardID(index), "err", err)

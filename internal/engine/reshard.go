@@ -64,10 +64,14 @@ func (e *Engine) SplitShard(name, shardToSplit, newStartingHashKey string) error
 				"NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s.",
 				newStartingHashKey, parent.id, name, e.cfg.AccountID, parent.rng.Start, parent.rng.End)
 		}
-		if err := e.checkShardQuotaLocked(st, 1); err != nil {
+		if err := e.reserveShards(1); err != nil {
 			return false, err
 		}
-		return true, e.splitLocked(st, parent, at, now)
+		if err := e.splitLocked(st, parent, at, now); err != nil {
+			e.releaseShards(1)
+			return false, err
+		}
+		return true, nil
 	})
 }
 
@@ -89,21 +93,16 @@ func (e *Engine) MergeShards(name, shardToMerge, adjacentShardToMerge string) er
 			return false, errorf(CodeInvalidArgument, "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging",
 				a.id, b.id, name, e.cfg.AccountID)
 		}
-		return true, e.mergeLocked(st, a, b, now)
+		if err := e.mergeLocked(st, a, b, now); err != nil {
+			return false, err
+		}
+		e.releaseShards(1)
+		return true, nil
 	})
 }
 
 // adjacent reports whether hi starts right after lo ends.
 func adjacent(lo, hi HashRange) bool { return lo.End != MaxHashKey && lo.End.Add1() == hi.Start }
-
-// checkShardQuotaLocked answers LimitExceededException when adding more
-// open shards to st would pass the account's quota. The caller holds st.mu.
-func (e *Engine) checkShardQuotaLocked(st *stream, more int) error {
-	if open := e.openShardCountOthers(st) + len(st.openShardsLocked()); open+more > e.cfg.ShardQuota {
-		return e.shardQuotaError(open, more)
-	}
-	return nil
-}
 
 func (e *Engine) shardQuotaError(open, more int) *Error {
 	return errorf(CodeLimitExceeded,
@@ -195,8 +194,21 @@ func (e *Engine) UpdateShardCount(name string, target int) (current int, err err
 		if err := e.checkScaling(st, current, target, now); err != nil {
 			return false, err
 		}
+		if target > current {
+			if err := e.reserveShards(target - current); err != nil {
+				return false, err
+			}
+		}
+		if err := e.rescaleLocked(st, target, now); err != nil {
+			// Splits and merges done so far stay: count what is open now.
+			e.releaseShards(max(target, current) - len(st.openShardsLocked()))
+			return false, err
+		}
+		if target < current {
+			e.releaseShards(current - target)
+		}
 		st.meta.ShardCountUpdates = append(recentTimes(st.meta.ShardCountUpdates, now), now)
-		return true, e.rescaleLocked(st, target, now)
+		return true, nil
 	})
 	return current, err
 }
@@ -218,9 +230,6 @@ func (e *Engine) checkScaling(st *stream, current, target int, now int64) error 
 	case len(recentTimes(st.meta.ShardCountUpdates, now)) >= maxShardCountUpdatesPerDay:
 		return errorf(CodeLimitExceeded, "UpdateShardCount can be called at most %d times in a rolling 24-hour period for stream %s under account %s.",
 			maxShardCountUpdatesPerDay, st.meta.Name, e.cfg.AccountID)
-	}
-	if target > current {
-		return e.checkShardQuotaLocked(st, target-current)
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 )
@@ -269,4 +271,61 @@ func TestThroughputLimits(t *testing.T) {
 	wantCode(t, err, CodeThroughputExceeded)
 	h.clock.Advance(time.Second)
 	h.read(trim)
+}
+
+// TestConcurrentReshardAndAccountCalls runs resharding on several streams
+// while other calls take the engine-wide lock; it must finish (a lock-order
+// inversion here once deadlocked the server) and keep the quota count exact.
+func TestConcurrentReshardAndAccountCalls(t *testing.T) {
+	h := newHarness(t, Config{ShardQuota: 1000})
+	for i := range 4 {
+		if err := h.eng.CreateStream(CreateStreamParams{Name: fmt.Sprint("s", i), ShardCount: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprint("s", i)
+			for j := range 20 {
+				if _, err := h.eng.UpdateShardCount(name, 2+j%3); err != nil {
+					var ee *Error
+					if !errors.As(err, &ee) || ee.Code != CodeLimitExceeded {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for j := range 50 {
+			name := fmt.Sprint("x", j)
+			if err := h.eng.CreateStream(CreateStreamParams{Name: name, ShardCount: 1}); err != nil {
+				t.Error(err)
+			}
+			h.eng.DescribeLimits()
+			if err := h.eng.DeleteStream(name, false); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("resharding with concurrent CreateStream/DescribeLimits/DeleteStream did not finish: deadlock")
+	}
+	open := 0
+	for i := range 4 {
+		info, _ := h.eng.DescribeStream(fmt.Sprint("s", i))
+		open += info.OpenShardCount
+	}
+	if got := h.eng.DescribeLimits().OpenShardCount; got != open {
+		t.Fatalf("DescribeLimits counts %d open shards, the streams have %d", got, open)
+	}
 }

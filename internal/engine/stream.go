@@ -220,37 +220,6 @@ func (st *stream) shardByIndex(i uint32) *shard {
 	return nil
 }
 
-// openShardCountOthers counts the open shards of every stream but skip,
-// whose lock the caller may hold.
-func (e *Engine) openShardCountOthers(skip *stream) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.openShardCountExceptLocked(skip)
-}
-
-// openShardCountLocked counts the open shards of every stream. The caller
-// holds e.mu.
-func (e *Engine) openShardCountLocked() int { return e.openShardCountExceptLocked(nil) }
-
-// openShardCountExceptLocked counts open shards across streams other than
-// skip (nil for none). The caller holds e.mu.
-func (e *Engine) openShardCountExceptLocked(skip *stream) int {
-	n := 0
-	for _, st := range e.mu.streams {
-		if st == skip {
-			continue
-		}
-		st.mu.RLock()
-		for _, sh := range st.shards {
-			if sh.meta.ClosedMillis == 0 {
-				n++
-			}
-		}
-		st.mu.RUnlock()
-	}
-	return n
-}
-
 // CreateStreamParams are CreateStream's inputs, already validated against
 // the model's constraints.
 type CreateStreamParams struct {
@@ -285,11 +254,12 @@ func (e *Engine) CreateStream(p CreateStreamParams) error {
 		return e.internalFailure(storage.ErrClosed)
 	}
 	now := e.now()
-	if err := e.checkCreateLimitsLocked(p.Name, count, now.UnixMilli()); err != nil {
+	if err := e.checkCreateLimitsLocked(p.Name, p.Mode, count, now.UnixMilli()); err != nil {
 		return err
 	}
 	st, err := e.buildStream(p, count, now)
 	if err != nil {
+		e.releaseShards(count)
 		return e.internalFailure(err)
 	}
 	st.mu.Lock()
@@ -298,13 +268,14 @@ func (e *Engine) CreateStream(p CreateStreamParams) error {
 	if err != nil {
 		st.closeLogs()
 		e.deleteLogs(st)
+		e.releaseShards(count)
 		return e.internalFailure(err)
 	}
 	e.mu.streams[p.Name] = st
 	return nil
 }
 
-func (e *Engine) checkCreateLimitsLocked(name string, count int, now int64) error {
+func (e *Engine) checkCreateLimitsLocked(name, mode string, count int, now int64) error {
 	// A stream that is still DELETING holds its name, as on AWS.
 	if e.mu.streams[name] != nil {
 		return errorf(CodeResourceInUse, "Stream %s under account %s already exists.", name, e.cfg.AccountID)
@@ -321,12 +292,23 @@ func (e *Engine) checkCreateLimitsLocked(name string, count int, now int64) erro
 		return errorf(CodeLimitExceeded, "This request would exceed the limit of %d streams in CREATING state for account %s.",
 			e.cfg.MaxStreamsCreating, e.cfg.AccountID)
 	}
-	if open := e.openShardCountLocked(); open+count > e.cfg.ShardQuota {
-		return errorf(CodeLimitExceeded,
-			"This request would exceed the shard limit for the account %s in %s. Current shard count for the account: %d. Limit: %d. Number of additional shards that would have resulted from this request: %d. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
-			e.cfg.AccountID, e.cfg.Region, open, e.cfg.ShardQuota, count)
+	if mode == ModeOnDemand {
+		onDemand := 0
+		for _, st := range e.mu.streams {
+			st.mu.RLock()
+			if st.meta.Mode == ModeOnDemand {
+				onDemand++
+			}
+			st.mu.RUnlock()
+		}
+		if onDemand >= onDemandStreamCountLimit {
+			return errorf(CodeLimitExceeded, "This request would exceed the limit on the number of On-Demand streams for the account %s in %s. Current On-Demand streams count: %d. Limit: %d.",
+				e.cfg.AccountID, e.cfg.Region, onDemand, onDemandStreamCountLimit)
+		}
 	}
-	return nil
+	// Last, so that nothing fails after the shards are reserved but the
+	// caller's own steps, which release them.
+	return e.reserveShards(count)
 }
 
 // buildStream creates the shard logs of a new stream. Logs come first and
@@ -419,6 +401,7 @@ func (e *Engine) finishDelete(st *stream) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.gone = true
+	e.releaseShards(len(st.openShardsLocked()))
 	err := e.store.Catalog().Update(func(tx *storage.CatalogTx) error {
 		return tx.Delete(bucketStreams, st.meta.Name)
 	})
