@@ -111,6 +111,14 @@ func closedConnRetryer() aws.Retryer {
 // exactly: a retried write could be applied twice.
 func noRetries(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }
 
+// exactWrites is noRetries for a whole client. Such a client speaks h2c,
+// because Go's HTTP/1.1 client can close a connection under a response it is
+// reading (aws/aws-sdk-go-v2#2737), which only a retry would hide.
+func exactWrites(o *kinesis.Options) {
+	noRetries(o)
+	h2c(o)
+}
+
 // client is a Kinesis client for this server.
 func (s *server) client(optFns ...func(*kinesis.Options)) *kinesis.Client {
 	return newKinesisClient(s.t, s.endpoint(), optFns...)

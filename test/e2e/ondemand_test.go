@@ -37,7 +37,7 @@ func onDemandMode(s *types.StreamDescriptionSummary) types.StreamMode {
 func TestOnDemandStreamGrows(t *testing.T) {
 	t.Parallel()
 	srv := startServerAWSLimits(t)
-	c := srv.client(noRetries)
+	c := srv.client(exactWrites)
 	ctx := context.Background()
 	const name = "od"
 	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name),
@@ -192,7 +192,7 @@ func TestOnDemandStreamMode(t *testing.T) {
 	t.Parallel()
 	const stateDelay = time.Second
 	srv := startServer(t, "--state-delay", stateDelay.String())
-	c := srv.client(noRetries)
+	c := srv.client(exactWrites)
 	ctx := context.Background()
 	const name = "modes"
 	createStream(t, c, name, 2)
@@ -280,7 +280,7 @@ func TestOnDemandStreamMode(t *testing.T) {
 func TestOnDemandAfterModeSwitch(t *testing.T) {
 	t.Parallel()
 	srv := startServerAWSLimits(t)
-	c := srv.client(noRetries)
+	c := srv.client(exactWrites)
 	ctx := context.Background()
 	const name = "switched"
 	createStream(t, c, name, 1)
@@ -339,7 +339,7 @@ func TestOnDemandAfterModeSwitch(t *testing.T) {
 func TestOnDemandStreamCountLimit(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
-	c := srv.client(noRetries)
+	c := srv.client(exactWrites)
 	ctx := context.Background()
 	lim, err := c.DescribeLimits(ctx, &kinesis.DescribeLimitsInput{})
 	if err != nil {

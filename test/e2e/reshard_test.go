@@ -1325,7 +1325,7 @@ func TestReshardConcurrentStreams(t *testing.T) {
 
 func reshardConcurrently(t *testing.T, churn bool) {
 	srv := startServer(t)
-	c := srv.client(noRetries)
+	c := srv.client(exactWrites)
 	const (
 		streams = 4
 		rounds  = 25
@@ -1475,7 +1475,7 @@ func reshardConcurrently(t *testing.T, churn bool) {
 func TestReshardShardQuota(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
-	c := srv.client(noRetries)
+	c := srv.client(exactWrites)
 	ctx := context.Background()
 	lim, err := c.DescribeLimits(ctx, &kinesis.DescribeLimitsInput{})
 	if err != nil {

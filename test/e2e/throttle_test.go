@@ -178,7 +178,7 @@ func TestShardWriteLimit(t *testing.T) {
 func TestShardWriteLimitPutRecord(t *testing.T) {
 	t.Parallel()
 	srv := startServerAWSLimits(t)
-	c := srv.client(noRetries)
+	c := srv.client(exactWrites)
 	ctx := context.Background()
 	const name = "putrecord"
 	createStream(t, c, name, 1)
@@ -335,7 +335,7 @@ func TestShardWriteLimitPutRecord(t *testing.T) {
 func TestShardReadLimit(t *testing.T) {
 	t.Parallel()
 	srv := startServerAWSLimits(t)
-	c := srv.client(noRetries)
+	c := srv.client(exactWrites)
 	ctx := context.Background()
 	const name = "reads"
 	createStream(t, c, name, 2)
@@ -526,7 +526,7 @@ func asThrottleErr(err error) string {
 func TestShardWriteLimitBytes(t *testing.T) {
 	t.Parallel()
 	srv := startServerAWSLimits(t)
-	c := srv.client(noRetries)
+	c := srv.client(exactWrites)
 	ctx := context.Background()
 	const name = "bytes"
 	createStream(t, c, name, 1)
