@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluicedata/sluice/internal/auth"
 	"github.com/sluicedata/sluice/internal/engine"
 	"github.com/sluicedata/sluice/internal/kinesis"
 	"github.com/sluicedata/sluice/internal/server"
@@ -38,6 +40,13 @@ type serveConfig struct {
 	// SubscriptionLifetime is how long a SubscribeToShard stream lasts; AWS's is 5m.
 	SubscriptionLifetime time.Duration
 	LogLevel             string // debug, info, warn, error
+	// Auth is "none" (any request is accepted) or "sigv4" (signatures are
+	// checked against CredentialsFile).
+	Auth            string
+	CredentialsFile string
+	// InsecureAllowAnonymous lets --auth none listen on a non-loopback
+	// address.
+	InsecureAllowAnonymous bool
 }
 
 var (
@@ -63,8 +72,32 @@ func (c *serveConfig) Validate() error {
 		return errors.New("--subscription-lifetime must be positive")
 	case c.DataDir == "":
 		return errors.New("--data-dir must not be empty")
+	case c.Auth != "none" && c.Auth != "sigv4":
+		return fmt.Errorf("--auth must be none or sigv4, not %q", c.Auth)
+	case c.Auth == "sigv4" && c.CredentialsFile == "":
+		return errors.New("--auth sigv4 needs --credentials-file")
+	}
+	if c.Auth == "none" && !c.InsecureAllowAnonymous {
+		for _, addr := range []string{c.Listen, c.TLSListen} {
+			if addr != "" && !loopback(addr) {
+				return fmt.Errorf("refusing to serve %s without authentication: use --auth sigv4, or --insecure-allow-anonymous to accept anyone", addr)
+			}
+		}
 	}
 	return nil
+}
+
+// loopback reports whether addr (host:port) binds only loopback addresses.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -79,6 +112,9 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ShardLimits, "shard-limits", "aws", "per-shard throughput limits: aws or off")
 	fs.DurationVar(&c.IteratorTTL, "iterator-ttl", 5*time.Minute, "how long shard iterators stay valid (AWS: 5m; shorter for tests)")
 	fs.DurationVar(&c.SubscriptionLifetime, "subscription-lifetime", 5*time.Minute, "how long a SubscribeToShard stream lasts (AWS: 5m; shorter for tests)")
+	fs.StringVar(&c.Auth, "auth", "none", "authentication: none (any request; loopback only) or sigv4 (checked against --credentials-file)")
+	fs.StringVar(&c.CredentialsFile, "credentials-file", "", "JSON file of users and access keys for --auth sigv4; reloaded on SIGHUP")
+	fs.BoolVar(&c.InsecureAllowAnonymous, "insecure-allow-anonymous", false, "allow --auth none on a non-loopback address")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
@@ -153,6 +189,23 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 		return fmt.Errorf("load streams from %s: %w", cfg.DataDir, err)
 	}
 	scfg := server.Config{Listen: cfg.Listen, TLSListen: cfg.TLSListen, Logger: log}
+	var reload func() error
+	if cfg.Auth == "sigv4" {
+		creds, err := auth.LoadCredentials(cfg.CredentialsFile)
+		if err != nil {
+			eng.Close()
+			store.Close()
+			return err
+		}
+		scfg.Verifier = auth.NewVerifier(creds, nil)
+		reload = func() error {
+			creds, err := auth.LoadCredentials(cfg.CredentialsFile)
+			if err == nil {
+				scfg.Verifier.Load(creds)
+			}
+			return err
+		}
+	}
 	if cfg.TLSListen != "" {
 		if scfg.TLS, err = server.TLSConfig(cfg.TLSCert, cfg.TLSKey, cfg.DataDir); err != nil {
 			eng.Close()
@@ -175,7 +228,20 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+wait:
 	select {
+	case <-hup:
+		if reload != nil {
+			if err := reload(); err != nil {
+				log.Error("reload credentials; keeping the old ones", "err", err)
+			} else {
+				log.Info("credentials reloaded", "file", cfg.CredentialsFile)
+			}
+		}
+		goto wait
 	case err = <-served:
 	case <-ctx.Done():
 		log.Info("shutting down")

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicedata/sluice/internal/auth"
 	"github.com/sluicedata/sluice/internal/awsproto"
 	"github.com/sluicedata/sluice/internal/eventstream"
 	"github.com/sluicedata/sluice/internal/kinesis"
@@ -41,6 +42,8 @@ type Config struct {
 	// DefaultMaxRequestBytes. Larger bodies get HTTP 413.
 	MaxRequestBytes int64
 	Logger          *slog.Logger // nil means slog.Default()
+	// Verifier checks SigV4 signatures; nil accepts any request (--auth none).
+	Verifier *auth.Verifier
 }
 
 // Server is the HTTP front end.
@@ -211,6 +214,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// members, with a bare SerializationException.
 		awsproto.WriteError(w, proto, awsproto.Errorf("SerializationException", ""))
 		return
+	}
+	if s.cfg.Verifier != nil {
+		if _, aerr := s.cfg.Verifier.Verify(r, body); aerr != nil {
+			awsproto.WriteError(w, proto, aerr)
+			return
+		}
 	}
 	req := &kinesis.Request{Operation: op, Protocol: proto, Body: body, Region: credentialRegion(r)}
 	if op == "SubscribeToShard" {
