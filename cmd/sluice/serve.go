@@ -188,7 +188,7 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 		store.Close()
 		return fmt.Errorf("load streams from %s: %w", cfg.DataDir, err)
 	}
-	scfg := server.Config{Listen: cfg.Listen, TLSListen: cfg.TLSListen, Logger: log}
+	scfg := server.Config{Listen: cfg.Listen, TLSListen: cfg.TLSListen, AccountID: cfg.AccountID, Logger: log}
 	var reload func() error
 	if cfg.Auth == "sigv4" {
 		creds, err := auth.LoadCredentials(cfg.CredentialsFile)

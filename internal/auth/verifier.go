@@ -33,7 +33,7 @@ type AccessKey struct {
 	SessionToken    string `json:"sessionToken,omitempty"`
 }
 
-// LoadCredentials reads and checks a credentials file.
+// LoadCredentials reads and checks a credentials file, policies included.
 func LoadCredentials(path string) (*CredentialsFile, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -47,6 +47,11 @@ func LoadCredentials(path string) (*CredentialsFile, error) {
 	for _, u := range f.Users {
 		if u.Name == "" {
 			return nil, fmt.Errorf("credentials file %s: a user has no name", path)
+		}
+		for i, doc := range u.Policies {
+			if _, err := ParsePolicy(doc); err != nil {
+				return nil, fmt.Errorf("credentials file %s: user %s, policy %d: %w", path, u.Name, i+1, err)
+			}
 		}
 		for _, k := range u.AccessKeys {
 			if k.AccessKeyID == "" || k.SecretAccessKey == "" {
@@ -63,13 +68,15 @@ func LoadCredentials(path string) (*CredentialsFile, error) {
 
 // Principal is who a verified request comes from.
 type Principal struct {
-	User  string
-	Scope Scope
+	User     string
+	Scope    Scope
+	Policies []*Policy // the user's identity policies
 }
 
 type keyEntry struct {
-	user string
-	key  AccessKey
+	user     string
+	key      AccessKey
+	policies []*Policy
 }
 
 // Verifier checks SigV4 signatures. It is safe for concurrent use; Load
@@ -96,8 +103,14 @@ func NewVerifier(f *CredentialsFile, now func() time.Time) *Verifier {
 func (v *Verifier) Load(f *CredentialsFile) {
 	keys := map[string]keyEntry{}
 	for _, u := range f.Users {
+		var policies []*Policy
+		for _, doc := range u.Policies {
+			if p, err := ParsePolicy(doc); err == nil { // LoadCredentials checked them
+				policies = append(policies, p)
+			}
+		}
 		for _, k := range u.AccessKeys {
-			keys[k.AccessKeyID] = keyEntry{user: u.Name, key: k}
+			keys[k.AccessKeyID] = keyEntry{user: u.Name, key: k, policies: policies}
 		}
 	}
 	v.mu.Lock()
@@ -151,7 +164,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Principal, *awsproto.Er
 	if err != nil || !hmac.Equal(want, got) {
 		return Principal{}, signatureMismatch()
 	}
-	return Principal{User: entry.user, Scope: a.scope}, nil
+	return Principal{User: entry.user, Scope: a.scope, Policies: entry.policies}, nil
 }
 
 func signatureMismatch() *awsproto.Error {

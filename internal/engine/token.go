@@ -122,3 +122,10 @@ func (s *sealer) openIterator(token string) (iteratorState, error) {
 		StreamName:          string(b[29:]),
 	}, nil
 }
+
+// IteratorStream returns the name of the stream a shard iterator reads, if
+// it is a valid iterator (expired or not).
+func (e *Engine) IteratorStream(iterator string) (string, bool) {
+	it, err := e.tokens.openIterator(iterator)
+	return it.StreamName, err == nil
+}

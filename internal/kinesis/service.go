@@ -23,6 +23,9 @@ type Request struct {
 	Protocol  awsproto.Protocol
 	Body      []byte
 	Region    string
+	// Authorize, when set, decides whether the caller may make the call;
+	// nil allows everything (--auth none).
+	Authorize Authorizer
 }
 
 // Service answers Kinesis Data Streams operations.
@@ -76,6 +79,9 @@ func (s *Service) Handle(r *Request) (any, error) {
 			return nil, awsproto.Errorf("InvalidArgumentException", "Operation %s is not implemented by this server yet.", r.Operation)
 		}
 		return nil, awsproto.Errorf("UnknownOperationException", "")
+	}
+	if err := s.authorize(r); err != nil {
+		return nil, s.wireError(err)
 	}
 	out, err := h(s, r)
 	if err != nil {

@@ -51,6 +51,9 @@ type subscribeEvent struct {
 // w has begun, failures are sent as exception events and the return value
 // only says why the stream ended.
 func (s *Service) SubscribeToShard(ctx context.Context, r *Request, w EventWriter) error {
+	if err := s.authorize(r); err != nil {
+		return s.wireError(err)
+	}
 	sub, err := s.openSubscription(r)
 	if err != nil {
 		return s.wireError(err)

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,8 @@ type Config struct {
 	Logger          *slog.Logger // nil means slog.Default()
 	// Verifier checks SigV4 signatures; nil accepts any request (--auth none).
 	Verifier *auth.Verifier
+	// AccountID names the account in IAM principal ARNs.
+	AccountID string
 }
 
 // Server is the HTTP front end.
@@ -215,13 +218,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		awsproto.WriteError(w, proto, awsproto.Errorf("SerializationException", ""))
 		return
 	}
+	req := &kinesis.Request{Operation: op, Protocol: proto, Body: body, Region: credentialRegion(r)}
 	if s.cfg.Verifier != nil {
-		if _, aerr := s.cfg.Verifier.Verify(r, body); aerr != nil {
+		p, aerr := s.cfg.Verifier.Verify(r, body)
+		if aerr != nil {
 			awsproto.WriteError(w, proto, aerr)
 			return
 		}
+		req.Authorize = s.authorizer(r, p)
 	}
-	req := &kinesis.Request{Operation: op, Protocol: proto, Body: body, Region: credentialRegion(r)}
 	if op == "SubscribeToShard" {
 		s.serveSubscription(w, r, req)
 		return
@@ -316,4 +321,32 @@ func (e *eventWriter) Write(m *eventstream.Message) error {
 		return err
 	}
 	return e.rc.Flush()
+}
+
+// authorizer evaluates a verified caller's identity policies, and the
+// target's resource policy, as IAM does for a call within one account.
+func (s *Server) authorizer(r *http.Request, p auth.Principal) kinesis.Authorizer {
+	principalARN := "arn:aws:iam::" + s.cfg.AccountID + ":user/" + p.User
+	sourceIP, _, _ := net.SplitHostPort(r.RemoteAddr)
+	context := map[string]string{
+		"aws:SecureTransport": strconv.FormatBool(r.TLS != nil),
+		"aws:SourceIp":        sourceIP,
+		"aws:CurrentTime":     time.Now().UTC().Format(time.RFC3339),
+		"aws:username":        p.User,
+		"aws:PrincipalArn":    principalARN,
+		"aws:RequestedRegion": p.Scope.Region,
+	}
+	return func(action, resource, resourcePolicy string) error {
+		var rp *auth.Policy
+		if resourcePolicy != "" {
+			rp, _ = auth.ParsePolicy([]byte(resourcePolicy)) // stored policies were checked when put
+		}
+		req := auth.Request{Action: action, Resource: resource, PrincipalARN: principalARN, Account: s.cfg.AccountID, Context: context}
+		if auth.Authorize(p.Policies, rp, req) {
+			return nil
+		}
+		explicit := auth.EvaluateIdentity(p.Policies, req) == auth.ExplicitDeny ||
+			(rp != nil && auth.EvaluateResource(rp, req) == auth.ExplicitDeny)
+		return kinesis.AccessDenied(principalARN, action, resource, explicit)
+	}
 }
