@@ -91,6 +91,7 @@ func TestIAMPolicies(t *testing.T) {
 		{"name":"admin","accessKeys":[{"accessKeyId":"AKIDSLUICETEST","secretAccessKey":"sluice-test-secret"}],"policies":[`+allowAll+`]},
 		{"name":"reader","accessKeys":[{"accessKeyId":"AKIDREADER","secretAccessKey":"reader-secret"}],"policies":[
 			{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["kinesis:Get*","kinesis:DescribeStream*","kinesis:ListShards"],"Resource":"`+arn+`"}}]},
+		{"name":"guest","accessKeys":[{"accessKeyId":"AKIDGUEST","secretAccessKey":"guest-secret"}]},
 		{"name":"nowrite","accessKeys":[{"accessKeyId":"AKIDNOWRITE","secretAccessKey":"nowrite-secret"}],"policies":[`+allowAll+`,
 			{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"kinesis:Put*","Resource":"arn:aws:kinesis:*:*:stream/guard*"}]}]}
 	]}`)
@@ -127,7 +128,11 @@ func TestIAMPolicies(t *testing.T) {
 	}
 	// A resource policy's explicit deny applies to a caller whose own
 	// policies allow everything.
-	deny := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::000000000000:user/admin"},"Action":"kinesis:GetShardIterator","Resource":"` + arn + `"}]}`
+	guest := as("AKIDGUEST", "guest-secret")
+	_, err = guest.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("guarded")})
+	apiErr(t, err, "AccessDeniedException") // no policy of its own
+	deny := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::000000000000:user/admin"},"Action":"kinesis:GetShardIterator","Resource":"` + arn + `"},` +
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/guest"},"Action":"kinesis:DescribeStreamSummary","Resource":"` + arn + `"}]}`
 	if _, err := admin.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: aws.String(arn), Policy: aws.String(deny)}); err != nil {
 		t.Fatal(err)
 	}
@@ -136,4 +141,10 @@ func TestIAMPolicies(t *testing.T) {
 	if _, err := reader.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("guarded"), ShardId: aws.String(shardID(0)), ShardIteratorType: "LATEST"}); err != nil {
 		t.Fatalf("the resource policy names admin only: %v", err)
 	}
+	// ... and its Allow grants the guest what its own policies do not.
+	if _, err := guest.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("guarded")}); err != nil {
+		t.Fatalf("resource policy grant: %v", err)
+	}
+	_, err = guest.PutRecord(ctx, put)
+	apiErr(t, err, "AccessDeniedException")
 }
