@@ -45,6 +45,10 @@ type Statement struct {
 	Principals    *PrincipalSet
 	NotPrincipals *PrincipalSet
 	Conditions    []Condition
+
+	// vars is set in "2012-10-17" documents, where ${key} in a resource or
+	// in a string or ARN condition value is a policy variable.
+	vars bool
 }
 
 // Effect is a statement's Effect.
@@ -77,6 +81,7 @@ type Condition struct {
 
 	op       condOp
 	ifExists bool
+	vars     bool // see Statement.vars
 }
 
 // Request is what a decision is made about.
@@ -183,10 +188,11 @@ func (s *Statement) appliesTo(r Request) bool {
 	if s.NotActions != nil && anyMatch(s.NotActions, r.Action, matchAction) {
 		return false
 	}
-	if s.Resources != nil && !anyMatch(s.Resources, r.Resource, matchResource) {
+	matchRes := func(pattern, arn string) bool { return s.matchResource(pattern, arn, r.Context) }
+	if s.Resources != nil && !anyMatch(s.Resources, r.Resource, matchRes) {
 		return false
 	}
-	if s.NotResources != nil && anyMatch(s.NotResources, r.Resource, matchResource) {
+	if s.NotResources != nil && anyMatch(s.NotResources, r.Resource, matchRes) {
 		return false
 	}
 	for i := range s.Conditions {
@@ -275,18 +281,90 @@ func matchAction(pattern, action string) bool {
 
 // matchResource matches a Resource element against the ARN acted on. As in
 // IAM, '*' and '?' may span ':' and '/', and matching is case-sensitive.
-func matchResource(pattern, arn string) bool {
-	return wildcardMatch(pattern, arn)
+// Policy variables are expanded first; a pattern naming a key the request
+// does not have matches nothing.
+func (s *Statement) matchResource(pattern, arn string, ctx map[string]string) bool {
+	if !s.vars || !strings.Contains(pattern, "${") {
+		return wildcardMatch(pattern, arn)
+	}
+	expanded, ok := expandVars(pattern, ctx, true)
+	return ok && globMatch(expanded, arn, true)
+}
+
+// expandVars replaces the policy variables ${key} in s with the values of
+// those keys in ctx, and ${*}, ${?}, ${$} with the literal characters. It
+// reports false when a key is absent. With escape set the result is a glob
+// pattern for globMatch(..., true): text from variables is escaped so that
+// it matches only itself, while '*' and '?' written in s stay wildcards.
+func expandVars(s string, ctx map[string]string, escape bool) (string, bool) {
+	var b strings.Builder
+	literal := func(t string) {
+		for i := 0; i < len(t); i++ {
+			if escape && (t[i] == '*' || t[i] == '?' || t[i] == '\\') {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(t[i])
+		}
+	}
+	for {
+		start := strings.Index(s, "${")
+		end := -1
+		if start >= 0 {
+			end = strings.IndexByte(s[start:], '}')
+		}
+		if start < 0 || end < 0 {
+			break
+		}
+		text := s[:start]
+		if escape {
+			text = strings.ReplaceAll(text, "\\", "\\\\")
+		}
+		b.WriteString(text)
+		name := s[start+2 : start+end]
+		switch name {
+		case "*", "?", "$":
+			literal(name)
+		default:
+			v, ok := lookupContext(ctx, name)
+			if !ok {
+				return "", false
+			}
+			literal(v)
+		}
+		s = s[start+end+1:]
+	}
+	if escape {
+		s = strings.ReplaceAll(s, "\\", "\\\\")
+	}
+	b.WriteString(s)
+	return b.String(), true
 }
 
 // wildcardMatch reports whether s matches pattern, where '*' matches any run
-// of bytes (including none) and '?' any one byte. It backtracks only to the
-// last '*', so it runs in O(len(pattern)*len(s)) at worst.
+// of bytes (including none) and '?' any one byte.
 func wildcardMatch(pattern, s string) bool {
+	return globMatch(pattern, s, false)
+}
+
+// globMatch is wildcardMatch where, with esc set, a backslash makes the
+// byte after it literal. It backtracks only to the last '*', so it runs in
+// O(len(pattern)*len(s)) at worst.
+func globMatch(pattern, s string, esc bool) bool {
 	p, i := 0, 0
 	star, mark := -1, 0
 	for i < len(s) {
 		switch {
+		case esc && p+1 < len(pattern) && pattern[p] == '\\' && pattern[p+1] == s[i]:
+			p += 2
+			i++
+		case esc && p < len(pattern) && pattern[p] == '\\':
+			// An escaped byte that does not match, or a trailing backslash.
+			if star < 0 {
+				return false
+			}
+			p = star + 1
+			mark++
+			i = mark
 		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
 			p++
 			i++
@@ -414,7 +492,15 @@ func (c *Condition) matches(r Request) bool {
 	}
 	hit := false
 	for _, want := range c.Values {
-		if positiveMatch(c.op, want, v) {
+		esc := false
+		if c.vars && c.op.takesVariables() && strings.Contains(want, "${") {
+			var ok bool
+			esc = c.op.isPattern()
+			if want, ok = expandVars(want, r.Context, esc); !ok {
+				continue // a variable naming an absent key matches nothing
+			}
+		}
+		if positiveMatch(c.op, want, v, esc) {
 			hit = true
 			break
 		}
@@ -425,18 +511,29 @@ func (c *Condition) matches(r Request) bool {
 	return hit
 }
 
+// takesVariables reports whether policy variables expand in the operator's
+// values: the string and ARN operators, as in IAM.
+func (o condOp) takesVariables() bool {
+	return o >= opStringEquals && o <= opArnNotLike
+}
+
+// isPattern reports whether the operator's values are glob patterns.
+func (o condOp) isPattern() bool {
+	return o >= opStringLike && o <= opArnNotLike
+}
+
 // positiveMatch compares one policy value with the context value under the
-// positive form of op.
-func positiveMatch(op condOp, want, got string) bool {
+// positive form of op. esc means want came from expandVars with escaping.
+func positiveMatch(op condOp, want, got string, esc bool) bool {
 	switch op {
 	case opStringEquals, opStringNotEquals:
 		return want == got
 	case opStringEqualsIgnoreCase, opStringNotEqualsIgnoreCase:
 		return strings.EqualFold(want, got)
 	case opStringLike, opStringNotLike:
-		return wildcardMatch(want, got)
+		return globMatch(want, got, esc)
 	case opArnEquals, opArnLike, opArnNotEquals, opArnNotLike:
-		return arnLike(want, got)
+		return arnLike(want, got, esc)
 	case opBool:
 		return strings.EqualFold(want, got)
 	case opIPAddress, opNotIPAddress:
@@ -456,7 +553,7 @@ func positiveMatch(op condOp, want, got string) bool {
 // six colon-separated parts must each match, and wildcards do not span the
 // colons between the first five. The last part, the resource, may itself
 // contain colons.
-func arnLike(pattern, arn string) bool {
+func arnLike(pattern, arn string, esc bool) bool {
 	if pattern == "*" {
 		return true
 	}
@@ -466,7 +563,7 @@ func arnLike(pattern, arn string) bool {
 		return false
 	}
 	for i := range pp {
-		if !wildcardMatch(pp[i], ap[i]) {
+		if !globMatch(pp[i], ap[i], esc) {
 			return false
 		}
 	}
@@ -612,6 +709,13 @@ type rawStatement struct {
 // never matching); and an optional Condition {operator: {key: value or
 // list}}, whose values may be JSON strings, booleans or numbers.
 //
+// In "2012-10-17" documents, ${key} in a Resource or NotResource pattern
+// and in the values of the String and Arn condition operators is a policy
+// variable, replaced at evaluation by that key of Request.Context (${*},
+// ${?} and ${$} stand for the literal characters). A pattern or value whose
+// variable names an absent key matches nothing. Default values
+// (${key, 'default'}) are not supported.
+//
 // Unknown elements, unknown condition operators, set operators
 // (ForAnyValue:, ForAllValues:, which need multi-valued keys the request
 // context does not have) and condition values that cannot be compared (a
@@ -642,7 +746,7 @@ func ParsePolicy(doc []byte) (*Policy, error) {
 		if err := decodeStrict(rs, &st); err != nil {
 			return nil, fmt.Errorf("statement %d: %w", i, err)
 		}
-		s, err := st.build()
+		s, err := st.build(raw.Version == "2012-10-17")
 		if err != nil {
 			if st.Sid != "" {
 				return nil, fmt.Errorf("statement %d (Sid %q): %w", i, st.Sid, err)
@@ -693,8 +797,8 @@ func splitStatements(b json.RawMessage) ([]json.RawMessage, error) {
 	return nil, fmt.Errorf("policy Statement must be an object or a list of objects")
 }
 
-func (st *rawStatement) build() (Statement, error) {
-	s := Statement{Sid: st.Sid}
+func (st *rawStatement) build(vars bool) (Statement, error) {
+	s := Statement{Sid: st.Sid, vars: vars}
 	switch st.Effect {
 	case "Allow":
 		s.Effect = EffectAllow
@@ -730,7 +834,7 @@ func (st *rawStatement) build() (Statement, error) {
 			return s, fmt.Errorf("NotPrincipal: %w", err)
 		}
 	}
-	if s.Conditions, err = parseConditions(st.Condition); err != nil {
+	if s.Conditions, err = parseConditions(st.Condition, vars); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -828,7 +932,7 @@ func parsePrincipal(b json.RawMessage) (*PrincipalSet, error) {
 // parseConditions flattens a Condition block into one Condition per
 // operator and key, in a fixed order (by operator, then key) so that
 // evaluation and errors do not depend on map order.
-func parseConditions(block map[string]map[string]json.RawMessage) ([]Condition, error) {
+func parseConditions(block map[string]map[string]json.RawMessage, vars bool) ([]Condition, error) {
 	var out []Condition
 	for opName, keys := range block {
 		op, ifExists, err := parseOperator(opName)
@@ -849,7 +953,7 @@ func parseConditions(block map[string]map[string]json.RawMessage) ([]Condition, 
 			if err := checkConditionValues(op, vals); err != nil {
 				return nil, fmt.Errorf("Condition %s %s: %w", opName, key, err)
 			}
-			out = append(out, Condition{Operator: opName, Key: key, Values: vals, op: op, ifExists: ifExists})
+			out = append(out, Condition{Operator: opName, Key: key, Values: vals, op: op, ifExists: ifExists, vars: vars})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

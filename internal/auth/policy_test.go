@@ -508,3 +508,86 @@ func FuzzParsePolicy(f *testing.F) {
 		EvaluateResource(p, r)
 	})
 }
+
+func TestPolicyVariables(t *testing.T) {
+	type ctx = map[string]string
+	cases := []struct {
+		name     string
+		version  string
+		resource string // Resource element, JSON
+		cond     string // Condition element, JSON, or ""
+		resARN   string
+		ctx      ctx
+		want     bool
+	}{
+		{"resource variable", "2012-10-17", `"arn:aws:kinesis:*:*:stream/${aws:username}-*"`, "",
+			"arn:aws:kinesis:us-east-1:000000000000:stream/alice-logs", ctx{"aws:username": "alice"}, true},
+		{"resource variable other user", "2012-10-17", `"arn:aws:kinesis:*:*:stream/${aws:username}-*"`, "",
+			"arn:aws:kinesis:us-east-1:000000000000:stream/bob-logs", ctx{"aws:username": "alice"}, false},
+		{"resource variable key case-insensitive", "2012-10-17", `"arn:aws:kinesis:*:*:stream/${AWS:UserName}"`, "",
+			"arn:aws:kinesis:us-east-1:000000000000:stream/alice", ctx{"aws:username": "alice"}, true},
+		{"resource variable absent", "2012-10-17", `"arn:aws:kinesis:*:*:stream/${aws:username}"`, "",
+			"arn:aws:kinesis:us-east-1:000000000000:stream/", ctx{}, false},
+		{"variable value is literal, not a wildcard", "2012-10-17", `"arn:aws:kinesis:*:*:stream/${aws:username}"`, "",
+			"arn:aws:kinesis:us-east-1:000000000000:stream/anything", ctx{"aws:username": "*"}, false},
+		{"escaped star is literal", "2012-10-17", `"arn:aws:kinesis:*:*:stream/a${*}"`, "",
+			"arn:aws:kinesis:us-east-1:000000000000:stream/ab", nil, false},
+		{"escaped star matches itself", "2012-10-17", `"arn:aws:kinesis:*:*:stream/a${*}"`, "",
+			"arn:aws:kinesis:us-east-1:000000000000:stream/a*", nil, true},
+		{"backslash in pattern is literal", "2012-10-17", `"arn:aws:kinesis:*:*:stream/a\\${aws:username}"`, "",
+			`arn:aws:kinesis:us-east-1:000000000000:stream/a\alice`, ctx{"aws:username": "alice"}, true},
+		{"2008 version has no variables", "2008-10-17", `"arn:aws:kinesis:*:*:stream/${aws:username}"`, "",
+			"arn:aws:kinesis:us-east-1:000000000000:stream/${aws:username}", ctx{"aws:username": "alice"}, true},
+		{"2008 version does not expand", "2008-10-17", `"arn:aws:kinesis:*:*:stream/${aws:username}"`, "",
+			"arn:aws:kinesis:us-east-1:000000000000:stream/alice", ctx{"aws:username": "alice"}, false},
+		{"StringEquals variable", "2012-10-17", `"*"`, `{"StringEquals":{"kinesis:owner":"${aws:username}"}}`,
+			streamARN, ctx{"aws:username": "alice", "kinesis:owner": "alice"}, true},
+		{"StringEquals variable miss", "2012-10-17", `"*"`, `{"StringEquals":{"kinesis:owner":"${aws:username}"}}`,
+			streamARN, ctx{"aws:username": "bob", "kinesis:owner": "alice"}, false},
+		{"StringLike variable", "2012-10-17", `"*"`, `{"StringLike":{"kinesis:owner":"${aws:username}*"}}`,
+			streamARN, ctx{"aws:username": "al", "kinesis:owner": "alice"}, true},
+		{"StringNotEquals variable absent", "2012-10-17", `"*"`, `{"StringNotEquals":{"kinesis:owner":"${aws:username}"}}`,
+			streamARN, ctx{"kinesis:owner": "alice"}, true},
+		{"ArnLike variable", "2012-10-17", `"*"`, `{"ArnLike":{"aws:SourceArn":"arn:aws:kinesis:*:*:stream/${aws:username}"}}`,
+			streamARN, ctx{"aws:username": "orders", "aws:SourceArn": streamARN}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cond := ""
+			if c.cond != "" {
+				cond = `,"Condition":` + c.cond
+			}
+			p := mustParse(t, `{"Version":"`+c.version+`","Statement":{"Effect":"Allow","Action":"*","Resource":`+c.resource+cond+`}}`)
+			r := Request{Action: "kinesis:PutRecord", Resource: c.resARN, PrincipalARN: aliceARN, Account: testAccount, Context: c.ctx}
+			want := DefaultDeny
+			if c.want {
+				want = Allow
+			}
+			if got := EvaluateIdentity([]*Policy{p}, r); got != want {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestGlobMatchEscapes(t *testing.T) {
+	cases := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{`a\*`, "a*", true},
+		{`a\*`, "ab", false},
+		{`a\?`, "a?", true},
+		{`a\?`, "ab", false},
+		{`a\\b`, `a\b`, true},
+		{`*\*x`, "ab*x", true},
+		{`*\*x`, "a*b*x", true},
+		{`*\*x`, "abx", false},
+		{`a\`, "a", false},
+	}
+	for _, c := range cases {
+		if got := globMatch(c.pattern, c.s, true); got != c.want {
+			t.Errorf("globMatch(%q, %q, true) = %v, want %v", c.pattern, c.s, got, c.want)
+		}
+	}
+}
