@@ -491,7 +491,8 @@ func TestParsePolicyErrors(t *testing.T) {
 }
 
 // FuzzParsePolicy checks that ParsePolicy never panics and that a parsed
-// policy can be evaluated without panicking.
+// policy evaluates, without panicking, to decisions Authorize combines as
+// documented.
 func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kinesis:Get*","Resource":"*"}}`))
 	f.Add([]byte(`{"Statement":[{"Effect":"Deny","NotAction":"*","NotResource":"arn:*","Principal":"*",
@@ -504,8 +505,16 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 		r := Request{Action: "kinesis:GetRecords", Resource: streamARN, PrincipalARN: aliceARN, Account: testAccount,
 			Context: map[string]string{"aws:SourceIp": "10.0.0.1", "aws:CurrentTime": "2026-11-25T20:00:00Z", "k": "v", "t": "x"}}
-		EvaluateIdentity([]*Policy{p}, r)
-		EvaluateResource(p, r)
+		id, res := EvaluateIdentity([]*Policy{p}, r), EvaluateResource(p, r)
+		for _, d := range []Decision{id, res} {
+			if d != DefaultDeny && d != Allow && d != ExplicitDeny {
+				t.Fatalf("decision %v out of range", d)
+			}
+		}
+		want := id != ExplicitDeny && res != ExplicitDeny && (id == Allow || res == Allow)
+		if got := Authorize([]*Policy{p}, p, r); got != want {
+			t.Fatalf("Authorize = %v, but identity %v and resource %v", got, id, res)
+		}
 	})
 }
 
