@@ -96,7 +96,9 @@ func closedConnRetryer() aws.Retryer {
 		o.MaxAttempts = 3
 		o.RateLimiter = ratelimit.None
 		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-			if errors.Is(err, net.ErrClosed) {
+			// The SDK's deserialization error does not always wrap the
+			// read error, so the text is checked too.
+			if errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "use of closed network connection") {
 				return aws.TrueTernary
 			}
 			return aws.FalseTernary

@@ -137,7 +137,7 @@ func TestShardWriteLimit(t *testing.T) {
 	t.Run("aws", func(t *testing.T) {
 		t.Parallel()
 		srv := startServerAWSLimits(t)
-		c := srv.client()
+		c := srv.client(h2c)
 		const name = "limited"
 		createStream(t, c, name, 1)
 		r := offerWriteLoad(t, c, name, offer, warmup, window)
@@ -160,7 +160,7 @@ func TestShardWriteLimit(t *testing.T) {
 	t.Run("off", func(t *testing.T) {
 		t.Parallel()
 		srv := startServer(t, "--shard-limits", "off")
-		c := srv.client()
+		c := srv.client(h2c)
 		const name = "unlimited"
 		createStream(t, c, name, 1)
 		r := offerWriteLoad(t, c, name, offer, warmup, window)
