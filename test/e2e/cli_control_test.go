@@ -1,113 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"math/big"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 )
-
-// controlCLI runs Debian's AWS CLI v2 (/usr/bin/aws) against one endpoint,
-// with the same isolated environment as TestAWSCLI: a private HOME and
-// config, dummy credentials, no pager and no retries.
-type controlCLI struct {
-	t        *testing.T
-	bin      string
-	endpoint string
-	env      []string
-}
-
-// findControlCLI returns /usr/bin/aws or the first `aws` on PATH that is a
-// working CLI v2, and its version.
-func findControlCLI() (string, string) {
-	candidates := []string{"/usr/bin/aws"}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		candidates = append(candidates, filepath.Join(dir, "aws"))
-	}
-	for _, c := range candidates {
-		if st, err := os.Stat(c); err != nil || st.IsDir() {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := exec.CommandContext(ctx, c, "--version").CombinedOutput()
-		cancel()
-		if v := strings.TrimSpace(string(out)); err == nil && strings.HasPrefix(v, "aws-cli/2.") {
-			return c, v
-		}
-	}
-	return "", ""
-}
-
-func newControlCLI(t *testing.T, bin, endpoint string) *controlCLI {
-	home := t.TempDir()
-	return &controlCLI{t: t, bin: bin, endpoint: endpoint, env: []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + home,
-		"AWS_ACCESS_KEY_ID=AKIDSLUICECLI",
-		"AWS_SECRET_ACCESS_KEY=sluice-cli-secret",
-		"AWS_DEFAULT_REGION=" + testRegion,
-		"AWS_REGION=" + testRegion,
-		"AWS_PAGER=",
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_MAX_ATTEMPTS=1",
-		"LC_ALL=C.UTF-8",
-	}}
-}
-
-// exec runs `aws kinesis args... --endpoint-url E --output json` and
-// returns its stdout, stderr and whether it succeeded.
-func (a *controlCLI) exec(args ...string) (stdout, stderr string, ok bool) {
-	a.t.Helper()
-	full := append(append([]string{"kinesis"}, args...), "--endpoint-url", a.endpoint, "--output", "json")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, a.bin, full...)
-	cmd.Env = a.env
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		a.t.Fatalf("aws %s: no exit within 60s", strings.Join(full, " "))
-	}
-	return o.String(), e.String(), err == nil
-}
-
-// ok runs a command that must succeed and decodes its JSON output into out
-// (if non-nil). It returns the raw output.
-func (a *controlCLI) ok(out any, args ...string) string {
-	a.t.Helper()
-	stdout, stderr, ok := a.exec(args...)
-	if !ok {
-		a.t.Fatalf("aws kinesis %s failed:\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), stdout, stderr)
-	}
-	if out != nil {
-		if err := json.Unmarshal([]byte(stdout), out); err != nil {
-			a.t.Fatalf("aws kinesis %s: decode output: %v\n%s", strings.Join(args, " "), err, stdout)
-		}
-	}
-	return stdout
-}
-
-// fail runs a command that must fail and returns its stderr.
-func (a *controlCLI) fail(args ...string) string {
-	a.t.Helper()
-	stdout, stderr, ok := a.exec(args...)
-	if ok {
-		a.t.Fatalf("aws kinesis %s: expected failure, got success:\n%s", strings.Join(args, " "), stdout)
-	}
-	return stderr
-}
 
 // cliShard is a shard as the CLI prints it.
 type cliShard struct {
@@ -134,7 +35,7 @@ type cliSummary struct {
 // AWS CLI v2.
 func TestAWSCLIControlPlane(t *testing.T) {
 	t.Parallel()
-	bin, version := findControlCLI()
+	bin, version := findAWSCLIv2()
 	if bin == "" {
 		if inCI() {
 			t.Fatalf("AWS CLI v2 not found (expected /usr/bin/aws from Debian's awscli; scripts/test.sh installs it)")
@@ -143,16 +44,16 @@ func TestAWSCLIControlPlane(t *testing.T) {
 	}
 	t.Logf("using %s (%s)", bin, version)
 	srv := startServerAWSLimits(t)
-	cli := newControlCLI(t, bin, srv.endpoint())
+	cli := newAWSCLI(t, bin, srv.endpoint())
 	const name = "ctl"
 
-	cli.ok(nil, "create-stream", "--stream-name", name, "--shard-count", "2")
-	cli.ok(nil, "wait", "stream-exists", "--stream-name", name)
+	cli.run(nil, "create-stream", "--stream-name", name, "--shard-count", "2")
+	cli.run(nil, "wait", "stream-exists", "--stream-name", name)
 
 	listShards := func() map[string]cliShard {
 		t.Helper()
 		var out struct{ Shards []cliShard }
-		cli.ok(&out, "list-shards", "--stream-name", name)
+		cli.run(&out, "list-shards", "--stream-name", name)
 		m := map[string]cliShard{}
 		for _, s := range out.Shards {
 			m[s.ShardId] = s
@@ -165,18 +66,18 @@ func TestAWSCLIControlPlane(t *testing.T) {
 	summary := func() cliSummary {
 		t.Helper()
 		var s cliSummary
-		cli.ok(&s, "describe-stream-summary", "--stream-name", name)
+		cli.run(&s, "describe-stream-summary", "--stream-name", name)
 		return s
 	}
 	ranges := evenRanges(2)
 
 	// split-shard prints nothing; the shard closes and two children appear.
 	mid := new(big.Int).Rsh(ranges[0][1], 1)
-	if out := cli.ok(nil, "split-shard", "--stream-name", name, "--shard-to-split", shardID(0),
+	if out := cli.run(nil, "split-shard", "--stream-name", name, "--shard-to-split", shardID(0),
 		"--new-starting-hash-key", mid.String()); strings.TrimSpace(out) != "" {
 		t.Errorf("split-shard printed %q, want nothing", out)
 	}
-	cli.ok(nil, "wait", "stream-exists", "--stream-name", name)
+	cli.run(nil, "wait", "stream-exists", "--stream-name", name)
 	shards := listShards()
 	if len(shards) != 4 {
 		t.Fatalf("after split-shard list-shards shows %d shards, want 4", len(shards))
@@ -193,11 +94,11 @@ func TestAWSCLIControlPlane(t *testing.T) {
 	}
 
 	// merge-shards prints nothing; the merged child spans both parents.
-	if out := cli.ok(nil, "merge-shards", "--stream-name", name, "--shard-to-merge", shardID(3),
+	if out := cli.run(nil, "merge-shards", "--stream-name", name, "--shard-to-merge", shardID(3),
 		"--adjacent-shard-to-merge", shardID(1)); strings.TrimSpace(out) != "" {
 		t.Errorf("merge-shards printed %q, want nothing", out)
 	}
-	cli.ok(nil, "wait", "stream-exists", "--stream-name", name)
+	cli.run(nil, "wait", "stream-exists", "--stream-name", name)
 	shards = listShards()
 	m, ok := shards[shardID(4)]
 	if len(shards) != 5 || !ok {
@@ -213,7 +114,7 @@ func TestAWSCLIControlPlane(t *testing.T) {
 		}
 	}
 	// AWS's error for shards that are not adjacent comes through the CLI.
-	stderr := cli.fail("merge-shards", "--stream-name", name, "--shard-to-merge", shardID(2), "--adjacent-shard-to-merge", shardID(2))
+	stderr := cli.runFail("merge-shards", "--stream-name", name, "--shard-to-merge", shardID(2), "--adjacent-shard-to-merge", shardID(2))
 	if !strings.Contains(stderr, "InvalidArgumentException") {
 		t.Errorf("merge-shards of a shard with itself: stderr %q", stderr)
 	}
@@ -224,14 +125,14 @@ func TestAWSCLIControlPlane(t *testing.T) {
 		CurrentShardCount, TargetShardCount int
 		StreamARN                           *string
 	}
-	cli.ok(&usc, "update-shard-count", "--stream-name", name, "--target-shard-count", "4", "--scaling-type", "UNIFORM_SCALING")
+	cli.run(&usc, "update-shard-count", "--stream-name", name, "--target-shard-count", "4", "--scaling-type", "UNIFORM_SCALING")
 	if usc.StreamName != name || usc.CurrentShardCount != 2 || usc.TargetShardCount != 4 {
 		t.Errorf("update-shard-count printed %+v, want StreamName %s CurrentShardCount 2 TargetShardCount 4", usc, name)
 	}
 	if usc.StreamARN != nil && *usc.StreamARN != streamARN(name) {
 		t.Errorf("update-shard-count StreamARN %q", *usc.StreamARN)
 	}
-	cli.ok(nil, "wait", "stream-exists", "--stream-name", name)
+	cli.run(nil, "wait", "stream-exists", "--stream-name", name)
 	if s := summary(); s.StreamDescriptionSummary.OpenShardCount != 4 {
 		t.Errorf("describe-stream-summary OpenShardCount %d after update-shard-count 4", s.StreamDescriptionSummary.OpenShardCount)
 	}
@@ -253,20 +154,20 @@ func TestAWSCLIControlPlane(t *testing.T) {
 			t.Errorf("no open shard covers %s..%s after UNIFORM_SCALING to 4", r[0], r[1])
 		}
 	}
-	stderr = cli.fail("update-shard-count", "--stream-name", name, "--target-shard-count", "9", "--scaling-type", "UNIFORM_SCALING")
+	stderr = cli.runFail("update-shard-count", "--stream-name", name, "--target-shard-count", "9", "--scaling-type", "UNIFORM_SCALING")
 	if !strings.Contains(stderr, "LimitExceededException") ||
 		!strings.Contains(stderr, "UpdateShardCount cannot scale up over double your current open shard count.") {
 		t.Errorf("update-shard-count beyond double: stderr %q", stderr)
 	}
 
 	// Tags.
-	cli.ok(nil, "add-tags-to-stream", "--stream-name", name, "--tags", "team=data,env=test")
-	cli.ok(nil, "add-tags-to-stream", "--stream-name", name, "--tags", "env=prod")
+	cli.run(nil, "add-tags-to-stream", "--stream-name", name, "--tags", "team=data,env=test")
+	cli.run(nil, "add-tags-to-stream", "--stream-name", name, "--tags", "env=prod")
 	var tags struct {
 		Tags        []struct{ Key, Value string }
 		HasMoreTags bool
 	}
-	cli.ok(&tags, "list-tags-for-stream", "--stream-name", name)
+	cli.run(&tags, "list-tags-for-stream", "--stream-name", name)
 	got := map[string]string{}
 	for _, tg := range tags.Tags {
 		got[tg.Key] = tg.Value
@@ -274,9 +175,9 @@ func TestAWSCLIControlPlane(t *testing.T) {
 	if len(tags.Tags) != 2 || got["team"] != "data" || got["env"] != "prod" || tags.HasMoreTags {
 		t.Errorf("list-tags-for-stream = %+v, want env=prod team=data and HasMoreTags false", tags)
 	}
-	cli.ok(nil, "remove-tags-from-stream", "--stream-name", name, "--tag-keys", "team")
+	cli.run(nil, "remove-tags-from-stream", "--stream-name", name, "--tag-keys", "team")
 	tags.Tags = nil
-	cli.ok(&tags, "list-tags-for-stream", "--stream-name", name)
+	cli.run(&tags, "list-tags-for-stream", "--stream-name", name)
 	if len(tags.Tags) != 1 || tags.Tags[0].Key != "env" || tags.Tags[0].Value != "prod" {
 		t.Errorf("list-tags-for-stream after remove-tags-from-stream = %+v, want env=prod only", tags.Tags)
 	}
@@ -285,10 +186,10 @@ func TestAWSCLIControlPlane(t *testing.T) {
 	if s := summary(); s.StreamDescriptionSummary.RetentionPeriodHours != 24 {
 		t.Errorf("new stream's RetentionPeriodHours %d, want 24", s.StreamDescriptionSummary.RetentionPeriodHours)
 	}
-	if out := cli.ok(nil, "increase-stream-retention-period", "--stream-name", name, "--retention-period-hours", "168"); strings.TrimSpace(out) != "" {
+	if out := cli.run(nil, "increase-stream-retention-period", "--stream-name", name, "--retention-period-hours", "168"); strings.TrimSpace(out) != "" {
 		t.Errorf("increase-stream-retention-period printed %q, want nothing", out)
 	}
-	cli.ok(nil, "wait", "stream-exists", "--stream-name", name)
+	cli.run(nil, "wait", "stream-exists", "--stream-name", name)
 	s := summary()
 	if s.StreamDescriptionSummary.RetentionPeriodHours != 168 || s.StreamDescriptionSummary.StreamStatus != "ACTIVE" {
 		t.Errorf("describe-stream-summary after increase: RetentionPeriodHours %d status %s, want 168 ACTIVE",
@@ -299,17 +200,17 @@ func TestAWSCLIControlPlane(t *testing.T) {
 		t.Errorf("describe-stream-summary = %+v", s.StreamDescriptionSummary)
 	}
 	// "Increasing" to less than the current period is refused.
-	if stderr := cli.fail("increase-stream-retention-period", "--stream-name", name, "--retention-period-hours", "48"); !strings.Contains(stderr, "InvalidArgumentException") ||
+	if stderr := cli.runFail("increase-stream-retention-period", "--stream-name", name, "--retention-period-hours", "48"); !strings.Contains(stderr, "InvalidArgumentException") ||
 		!strings.Contains(stderr, "Requested retention period (48 hours) for stream ctl can not be shorter than existing retention period (168 hours). Use DecreaseRetentionPeriod API.") {
 		t.Errorf("increase-stream-retention-period below the current period: stderr %q", stderr)
 	}
-	cli.ok(nil, "decrease-stream-retention-period", "--stream-name", name, "--retention-period-hours", "48")
-	cli.ok(nil, "wait", "stream-exists", "--stream-name", name)
+	cli.run(nil, "decrease-stream-retention-period", "--stream-name", name, "--retention-period-hours", "48")
+	cli.run(nil, "wait", "stream-exists", "--stream-name", name)
 	if s := summary(); s.StreamDescriptionSummary.RetentionPeriodHours != 48 {
 		t.Errorf("describe-stream-summary after decrease: RetentionPeriodHours %d, want 48", s.StreamDescriptionSummary.RetentionPeriodHours)
 	}
 	// Below AWS's minimum of 24 hours.
-	if stderr := cli.fail("decrease-stream-retention-period", "--stream-name", name, "--retention-period-hours", "12"); !strings.Contains(stderr, "InvalidArgumentException") ||
+	if stderr := cli.runFail("decrease-stream-retention-period", "--stream-name", name, "--retention-period-hours", "12"); !strings.Contains(stderr, "InvalidArgumentException") ||
 		!strings.Contains(stderr, "Minimum allowed retention period is 24 hours. Requested retention period (12 hours) is too short.") {
 		t.Errorf("decrease-stream-retention-period to 12 hours: stderr %q", stderr)
 	}

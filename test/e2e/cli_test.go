@@ -13,38 +13,9 @@ import (
 	"time"
 )
 
-// findAWSCLIv2 locates a working AWS CLI v2. Debian's awscli package puts it
-// at /usr/bin/aws; a pyenv shim earlier on PATH may be a broken or v1 CLI, so
-// every candidate is checked with `aws --version`.
-func findAWSCLIv2() (path, version string) {
-	candidates := []string{"/usr/bin/aws"}
-	if p, err := exec.LookPath("aws"); err == nil {
-		candidates = append(candidates, p)
-	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		candidates = append(candidates, filepath.Join(dir, "aws"))
-	}
-	seen := map[string]bool{}
-	for _, c := range candidates {
-		if seen[c] {
-			continue
-		}
-		seen[c] = true
-		if st, err := os.Stat(c); err != nil || st.IsDir() {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := exec.CommandContext(ctx, c, "--version").CombinedOutput()
-		cancel()
-		v := strings.TrimSpace(string(out))
-		if err == nil && strings.HasPrefix(v, "aws-cli/2.") {
-			return c, v
-		}
-	}
-	return "", ""
-}
-
-// awsCLI runs the AWS CLI against one Sluice endpoint.
+// awsCLI runs Debian's AWS CLI v2 (/usr/bin/aws) against one endpoint,
+// with the same isolated environment as TestAWSCLI: a private HOME and
+// config, dummy credentials, no pager and no retries.
 type awsCLI struct {
 	t        *testing.T
 	bin      string
@@ -52,9 +23,30 @@ type awsCLI struct {
 	env      []string
 }
 
+// findAWSCLIv2 returns /usr/bin/aws or the first `aws` on PATH that is a
+// working CLI v2, and its version.
+func findAWSCLIv2() (string, string) {
+	candidates := []string{"/usr/bin/aws"}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		candidates = append(candidates, filepath.Join(dir, "aws"))
+	}
+	for _, c := range candidates {
+		if st, err := os.Stat(c); err != nil || st.IsDir() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, c, "--version").CombinedOutput()
+		cancel()
+		if v := strings.TrimSpace(string(out)); err == nil && strings.HasPrefix(v, "aws-cli/2.") {
+			return c, v
+		}
+	}
+	return "", ""
+}
+
 func newAWSCLI(t *testing.T, bin, endpoint string) *awsCLI {
 	home := t.TempDir()
-	env := []string{
+	return &awsCLI{t: t, bin: bin, endpoint: endpoint, env: []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
 		"AWS_ACCESS_KEY_ID=AKIDSLUICECLI",
@@ -67,48 +59,51 @@ func newAWSCLI(t *testing.T, bin, endpoint string) *awsCLI {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_MAX_ATTEMPTS=1",
 		"LC_ALL=C.UTF-8",
-	}
-	return &awsCLI{t: t, bin: bin, endpoint: endpoint, env: env}
+	}}
 }
 
-// run runs `aws kinesis <args> --endpoint-url ... --output json` and
-// decodes its JSON output into out (if non-nil).
-func (a *awsCLI) run(out any, args ...string) {
+// exec runs `aws kinesis args... --endpoint-url E --output json` and
+// returns its stdout, stderr and whether it succeeded.
+func (a *awsCLI) exec(args ...string) (stdout, stderr string, ok bool) {
 	a.t.Helper()
-	full := append([]string{"kinesis"}, args...)
-	full = append(full, "--endpoint-url", a.endpoint, "--output", "json")
+	full := append(append([]string{"kinesis"}, args...), "--endpoint-url", a.endpoint, "--output", "json")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, a.bin, full...)
 	cmd.Env = a.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		a.t.Fatalf("aws %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(full, " "), err, stdout.String(), stderr.String())
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		a.t.Fatalf("aws %s: no exit within 60s", strings.Join(full, " "))
 	}
-	if out == nil {
-		return
-	}
-	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		a.t.Fatalf("aws %s: decode output: %v\n%s", strings.Join(full, " "), err, stdout.String())
-	}
+	return o.String(), e.String(), err == nil
 }
 
-// runFail runs a CLI command that must fail and returns its stderr.
+// run runs a command that must succeed and decodes its JSON output into out
+// (if non-nil). It returns the raw output.
+func (a *awsCLI) run(out any, args ...string) string {
+	a.t.Helper()
+	stdout, stderr, ok := a.exec(args...)
+	if !ok {
+		a.t.Fatalf("aws kinesis %s failed:\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), stdout, stderr)
+	}
+	if out != nil {
+		if err := json.Unmarshal([]byte(stdout), out); err != nil {
+			a.t.Fatalf("aws kinesis %s: decode output: %v\n%s", strings.Join(args, " "), err, stdout)
+		}
+	}
+	return stdout
+}
+
+// runFail runs a command that must fail and returns its stderr.
 func (a *awsCLI) runFail(args ...string) string {
 	a.t.Helper()
-	full := append([]string{"kinesis"}, args...)
-	full = append(full, "--endpoint-url", a.endpoint, "--output", "json")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, a.bin, full...)
-	cmd.Env = a.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err == nil {
-		a.t.Fatalf("aws %s: expected failure, got success:\n%s", strings.Join(full, " "), stdout.String())
+	stdout, stderr, ok := a.exec(args...)
+	if ok {
+		a.t.Fatalf("aws kinesis %s: expected failure, got success:\n%s", strings.Join(args, " "), stdout)
 	}
-	return stderr.String()
+	return stderr
 }
 
 func TestAWSCLI(t *testing.T) {
