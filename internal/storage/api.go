@@ -80,4 +80,19 @@ var (
 	ErrShardNotFound = errors.New("shard log not found")
 	// ErrOffsetTrimmed: a read asked for an offset below Start().
 	ErrOffsetTrimmed = errors.New("offset is below the log start")
+	// ErrNoDataKeys: an encrypted append or read on a store opened without
+	// Options.DataKeys.
+	ErrNoDataKeys = errors.New("encryption at rest is not configured (no data key provider)")
 )
+
+// DataKeys makes and unwraps the per-segment data keys of encrypted
+// segments (envelope encryption). keyRef is opaque to storage: it is
+// stored in the segment header as given and handed back to the provider.
+// Errors are passed through to the caller of Append or Read, wrapped.
+type DataKeys interface {
+	// GenerateDataKey returns a fresh 32-byte key and its wrapped form
+	// (at most 1024 bytes) under the key keyRef names.
+	GenerateDataKey(keyRef string) (plaintext, wrapped []byte, err error)
+	// Decrypt unwraps a wrapped key GenerateDataKey returned.
+	Decrypt(wrapped []byte) ([]byte, error)
+}

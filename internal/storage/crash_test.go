@@ -57,7 +57,12 @@ func (c *crashPoint) MaybeError(op vfs.Op, path string) error {
 // acknowledged record survives, that at most the batch in flight is added,
 // and that no partial batch is ever visible.
 func TestCrashAtEverySync(t *testing.T) {
-	opts := Options{SegmentBytes: 600, IndexIntervalBytes: 100}
+	crashAtEverySync(t, Options{SegmentBytes: 600, IndexIntervalBytes: 100}, nil)
+}
+
+// crashAtEverySync runs the crash workload; batch i is appended under
+// keyRefs[i] if keyRefs is not nil.
+func crashAtEverySync(t *testing.T, opts Options, keyRefs []string) {
 	batchSizes := []int{1, 3, 2, 5, 1, 1, 4, 2, 6, 1, 3, 3}
 	for n := 1; ; n++ {
 		mem := vfs.NewMem()
@@ -69,7 +74,11 @@ func TestCrashAtEverySync(t *testing.T) {
 		inFlight := map[int]int{} // acked count before a batch -> its size
 		for i, c := range batchSizes {
 			inFlight[acked] = c
-			mustAppend(t, l, entries(acked, c, 40), int64(i))
+			ref := ""
+			if keyRefs != nil {
+				ref = keyRefs[i]
+			}
+			appendWithKey(t, l, entries(acked, c, 40), int64(i), ref)
 			acked += c
 		}
 		s.Close()
@@ -110,7 +119,8 @@ func batchPositions(t *testing.T, fs vfs.FS, path string) []int64 {
 	t.Helper()
 	b := readFileBytes(t, fs, path)
 	var out []int64
-	for p := int64(segmentHeaderBytes); p < int64(len(b)); {
+	p := int64(le.Uint16(b[6:])) // the header's length
+	for p < int64(len(b)) {
 		h, reason := parseBatchHeader(b[p:])
 		if reason != "" {
 			t.Fatalf("%s at %d: %s", path, p, reason)

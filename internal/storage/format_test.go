@@ -27,8 +27,10 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 	for i, es := range tests {
 		b := make([]byte, encodedBatchBytes(es))
-		encodeRecords(b, es)
-		sealBatch(b, 42, len(es), 1234)
+		encodeRecords(b, batchHeaderBytes, es)
+		if err := sealBatch(b, 42, len(es), 1234, nil); err != nil {
+			t.Fatal(err)
+		}
 		h, reason := parseBatchHeader(b)
 		if reason != "" || h.firstOffset != 42 || int(h.count) != len(es) || h.size() != int64(len(b)) {
 			t.Fatalf("case %d: header %+v, %q", i, h, reason)
@@ -56,16 +58,16 @@ func TestBatchRoundTrip(t *testing.T) {
 }
 
 func TestSegmentHeader(t *testing.T) {
-	h := encodeSegmentHeader(77)
-	if r := checkSegmentHeader(h, 77); r != "" {
+	h := encodeSegmentHeader(77, segmentKeyInfo{})
+	if _, r := parseSegmentHeader(h, 77); r != "" {
 		t.Fatal(r)
 	}
-	if r := checkSegmentHeader(h, 78); r == "" {
+	if _, r := parseSegmentHeader(h, 78); r == "" {
 		t.Fatal("base mismatch not detected")
 	}
 	for i := range h {
 		h[i] ^= 0x20
-		if checkSegmentHeader(h, 77) == "" {
+		if _, r := parseSegmentHeader(h, 77); r == "" {
 			t.Fatalf("flip at %d not detected", i)
 		}
 		h[i] ^= 0x20

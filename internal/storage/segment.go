@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +69,12 @@ type segment struct {
 	path   string
 	f      vfs.File    // read handle; for the active segment, the writer's handle
 	sealed *sealedInfo // nil for the active segment
+	// dataStart is the byte position of the first batch: the header's
+	// length, 24 for a plaintext segment.
+	dataStart int64
+	// key is the segment's data key; nil for a plaintext segment. Shared by
+	// every value published for the file, like refs.
+	key *segmentKey
 	// refs is shared by every value published for this file (active, then
 	// sealed): its files stay open while anyone holds a reference.
 	refs *segmentRefs
@@ -87,10 +95,73 @@ type segmentRefs struct {
 	last *segment
 }
 
-func newSegment(base uint64, path string, f vfs.File, sealed *sealedInfo) *segment {
-	s := &segment{base: base, path: path, f: f, sealed: sealed, refs: &segmentRefs{}}
+func newSegment(base uint64, path string, f vfs.File, sealed *sealedInfo, hdr segmentKeyInfo) *segment {
+	s := &segment{base: base, path: path, f: f, sealed: sealed, refs: &segmentRefs{}, dataStart: segmentHeaderBytes}
+	if hdr.keyRef != "" {
+		s.key = &segmentKey{info: hdr}
+		s.dataStart = int64(len(encodeSegmentHeader(base, hdr)))
+	}
 	s.refs.n.Store(1)
 	return s
+}
+
+// keyRef is the key reference the segment is encrypted under; "" if it
+// is plaintext.
+func (s *segment) keyRef() string {
+	if s.key == nil {
+		return ""
+	}
+	return s.key.info.keyRef
+}
+
+// segmentKey is an encrypted segment's data key. The writer knows it from
+// the start; a reader unwraps it through DataKeys the first time it needs
+// it.
+type segmentKey struct {
+	info segmentKeyInfo
+	once sync.Once
+	aead cipher.AEAD
+	err  error
+}
+
+// cipher returns the segment's AEAD, unwrapping the data key on first use.
+func (k *segmentKey) cipher(keys DataKeys) (cipher.AEAD, error) {
+	k.once.Do(func() {
+		if keys == nil {
+			k.err = ErrNoDataKeys
+			return
+		}
+		plain, err := keys.Decrypt(k.info.wrapped)
+		if err != nil {
+			k.err = fmt.Errorf("%w: %w", errUnwrap, err)
+			return
+		}
+		k.aead, k.err = newAEAD(plain)
+		clear(plain)
+	})
+	return k.aead, k.err
+}
+
+// setCipher records the AEAD of a key the writer made itself.
+func (k *segmentKey) setCipher(aead cipher.AEAD) {
+	if k != nil {
+		k.once.Do(func() { k.aead = aead })
+	}
+}
+
+// errUnwrap wraps what DataKeys.Decrypt returned for a segment's key.
+var errUnwrap = errors.New("unwrap data key")
+
+// newAEAD returns AES-256-GCM under key.
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("data key is %d bytes, want 32", len(key))
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
 }
 
 // acquire takes a reference for a reader; it fails if the segment's files

@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"crypto/cipher"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -26,10 +28,32 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return
 // and no record is acknowledged that is not durable. len(entries) must be
 // at least 1.
 func (l *ShardLog) Append(entries []Entry, nowMillis int64) (AppendResult, error) {
+	return l.AppendWithKey(entries, nowMillis, "")
+}
+
+// AppendWithKey is Append with encryption at rest: with a non-empty keyRef
+// the batch is sealed with AES-256-GCM under the active segment's data
+// key, and the log first starts a new segment with a fresh data key made
+// by Options.DataKeys under keyRef if the active segment is not encrypted
+// under keyRef (an empty keyRef likewise starts a plaintext segment after
+// an encrypted one). So every segment is wholly plaintext or wholly under
+// one data key, and a change of key takes effect with the next batch.
+//
+// An error from DataKeys (an unknown key, say) fails this call only, not
+// the log, and is returned wrapped.
+func (l *ShardLog) AppendWithKey(entries []Entry, nowMillis int64, keyRef string) (AppendResult, error) {
 	if len(entries) == 0 {
 		panic("storage: Append of 0 entries")
 	}
+	if len(keyRef) > maxKeyRefBytes {
+		return AppendResult{}, fmt.Errorf("append to %s: key reference of %d bytes is longer than %d", l.key, len(keyRef), maxKeyRefBytes)
+	}
 	size := encodedBatchBytes(entries)
+	recStart := batchHeaderBytes
+	if keyRef != "" {
+		size += encOverheadBytes
+		recStart += gcmNonceBytes
+	}
 	if size > maxBatchBytes {
 		return AppendResult{}, fmt.Errorf("append %d records of %d bytes to %s: %w",
 			len(entries), size, l.key, ErrBatchTooLarge)
@@ -41,10 +65,14 @@ func (l *ShardLog) Append(entries []Entry, nowMillis int64) (AppendResult, error
 	buf := (*bp)[:size]
 	// Encoding outside the lock keeps the critical section to the header,
 	// the CRC and one pwrite.
-	encodeRecords(buf, entries)
+	if keyRef != "" {
+		encodeRecords(buf[:size-gcmTagBytes], recStart, entries)
+	} else {
+		encodeRecords(buf, recStart, entries)
+	}
 
 	l.mu.Lock()
-	res, end, err := l.writeLocked(buf, len(entries), nowMillis)
+	res, end, err := l.writeLocked(buf, len(entries), nowMillis, keyRef)
 	if err == nil {
 		err = l.waitDurableLocked(end)
 	}
@@ -66,7 +94,7 @@ func (l *ShardLog) Append(entries []Entry, nowMillis int64) (AppendResult, error
 // The age test is one comparison with the first index entry, which every
 // non-empty segment has. It returns the offset the batch's durability
 // waits for.
-func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64) (AppendResult, uint64, error) {
+func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64, keyRef string) (AppendResult, uint64, error) {
 	if l.mu.err != nil {
 		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, l.mu.err)
 	}
@@ -74,15 +102,42 @@ func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64) (AppendRe
 		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, ErrClosed)
 	}
 	size := int64(len(buf))
-	if l.mu.writePos > segmentHeaderBytes && (l.mu.writePos+size > l.opts.SegmentBytes ||
-		nowMillis-l.mu.entries[0].arrival >= l.opts.SegmentMaxAge.Milliseconds()) {
-		if err := l.rollLocked(); err != nil {
+	nonEmpty := len(l.mu.entries) > 0
+	rekey := l.activeSegment().keyRef() != keyRef
+	full := nonEmpty && (l.mu.writePos+size > l.opts.SegmentBytes ||
+		nowMillis-l.mu.entries[0].arrival >= l.opts.SegmentMaxAge.Milliseconds())
+	if rekey || full {
+		// Every encrypted segment gets a data key of its own.
+		var hdr segmentKeyInfo
+		var aead cipher.AEAD
+		if keyRef != "" {
+			var err error
+			if hdr, aead, err = l.newDataKey(keyRef); err != nil {
+				return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
+			}
+		}
+		roll := l.rollLocked
+		if !nonEmpty {
+			roll = l.rekeyEmptyLocked
+		}
+		if err := roll(hdr, aead); err != nil {
 			l.failLocked(err)
 			return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
 		}
 	}
 	res := AppendResult{FirstOffset: l.mu.nextOffset, ArrivalMillis: max(nowMillis, l.mu.lastArrival)}
-	sealBatch(buf, res.FirstOffset, count, res.ArrivalMillis)
+	var aead cipher.AEAD
+	if keyRef != "" {
+		// Known since the segment was made, or unwrapped once after a
+		// restart.
+		var err error
+		if aead, err = l.activeSegment().key.cipher(l.opts.DataKeys); err != nil {
+			return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
+		}
+	}
+	if err := sealBatch(buf, res.FirstOffset, count, res.ArrivalMillis, aead); err != nil {
+		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
+	}
 	pos := l.mu.writePos
 	if _, err := l.mu.active.WriteAt(buf, pos); err != nil {
 		// The file may now hold part of the batch; the log is failed, so it
@@ -169,7 +224,7 @@ func (l *ShardLog) publishAtLocked(end uint64, pos, arrival int64, entries []ind
 // and fsync the directory so the new file survives a crash before any
 // record in it is acknowledged. It runs once per SegmentBytes, under the
 // lock: writers wait for it.
-func (l *ShardLog) rollLocked() error {
+func (l *ShardLog) rollLocked(hdr segmentKeyInfo, aead cipher.AEAD) error {
 	old := l.activeSegment()
 	if err := l.mu.active.Sync(); err != nil {
 		return fmt.Errorf("sync segment %s: %w", old.path, err)
@@ -180,14 +235,15 @@ func (l *ShardLog) rollLocked() error {
 	if err != nil {
 		return fmt.Errorf("seal %s: %w", old.path, err)
 	}
-	sealed := &segment{base: old.base, path: old.path, f: old.f, refs: old.refs, sealed: &sealedInfo{
-		end: h.end, size: h.segmentSize, firstArrival: l.mu.entries[0].arrival,
-		lastArrival: h.lastArrival, idx: idx, tix: tix, count: len(l.mu.entries)}}
+	sealed := &segment{base: old.base, path: old.path, f: old.f, refs: old.refs,
+		dataStart: old.dataStart, key: old.key, sealed: &sealedInfo{
+			end: h.end, size: h.segmentSize, firstArrival: l.mu.entries[0].arrival,
+			lastArrival: h.lastArrival, idx: idx, tix: tix, count: len(l.mu.entries)}}
 	base := l.mu.nextOffset
 	path := filepath.Join(l.dir, segmentName(base, segmentSuffix))
 	f, err := l.fs.Create(path)
 	if err == nil {
-		_, err = f.WriteAt(encodeSegmentHeader(base), 0)
+		_, err = f.WriteAt(encodeSegmentHeader(base, hdr), 0)
 	}
 	if err == nil {
 		err = l.fs.SyncDir(l.dir)
@@ -203,9 +259,59 @@ func (l *ShardLog) rollLocked() error {
 	segs := make([]*segment, len(l.mu.segs), len(l.mu.segs)+1)
 	copy(segs, l.mu.segs)
 	segs[len(segs)-1] = sealed
-	l.mu.segs = append(segs, newSegment(base, path, f, nil))
+	seg := newSegment(base, path, f, nil, hdr)
+	seg.key.setCipher(aead)
+	l.mu.segs = append(segs, seg)
 	l.mu.active = f
-	l.mu.writePos, l.mu.entries, l.mu.sinceIndex = segmentHeaderBytes, nil, 0
+	l.mu.writePos, l.mu.entries, l.mu.sinceIndex = seg.dataStart, nil, 0
+	l.publishLocked()
+	return nil
+}
+
+// newDataKey makes a data key for a new segment under keyRef.
+func (l *ShardLog) newDataKey(keyRef string) (segmentKeyInfo, cipher.AEAD, error) {
+	if l.opts.DataKeys == nil {
+		return segmentKeyInfo{}, nil, ErrNoDataKeys
+	}
+	plain, wrapped, err := l.opts.DataKeys.GenerateDataKey(keyRef)
+	if err != nil {
+		return segmentKeyInfo{}, nil, err
+	}
+	aead, err := newAEAD(plain)
+	clear(plain)
+	if err != nil {
+		return segmentKeyInfo{}, nil, err
+	}
+	if len(wrapped) == 0 || len(wrapped) > maxWrappedBytes {
+		return segmentKeyInfo{}, nil, fmt.Errorf("wrapped data key of %d bytes, want 1..%d", len(wrapped), maxWrappedBytes)
+	}
+	return segmentKeyInfo{keyRef: keyRef, wrapped: wrapped}, aead, nil
+}
+
+// rekeyEmptyLocked rewrites the header of the active segment, which holds
+// no batch, for another key (or none): a segment's name is its base
+// offset, so an empty one cannot be rolled. The new header reaches the
+// disk with the first batch's sync; a crash before that leaves a segment
+// with no acknowledged record, which recovery rewrites if its header is
+// torn.
+func (l *ShardLog) rekeyEmptyLocked(hdr segmentKeyInfo, aead cipher.AEAD) error {
+	old := l.activeSegment()
+	b := encodeSegmentHeader(old.base, hdr)
+	if err := l.mu.active.Truncate(0); err != nil {
+		return fmt.Errorf("rekey segment %s: %w", old.path, err)
+	}
+	if _, err := l.mu.active.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("rekey segment %s: %w", old.path, err)
+	}
+	seg := &segment{base: old.base, path: old.path, f: old.f, refs: old.refs, dataStart: int64(len(b))}
+	if hdr.keyRef != "" {
+		seg.key = &segmentKey{info: hdr}
+		seg.key.setCipher(aead)
+	}
+	segs := slices.Clone(l.mu.segs)
+	segs[len(segs)-1] = seg
+	l.mu.segs = segs
+	l.mu.writePos, l.mu.sinceIndex = seg.dataStart, 0
 	l.publishLocked()
 	return nil
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -122,20 +123,21 @@ func (l *ShardLog) openFailed(cerr *CorruptionError, base uint64, lastArrival in
 // before the damage (or no segment if its header is bad).
 func openSealedSegment(l *ShardLog, base, nextBase uint64, prevArrival int64) (*segment, *CorruptionError, error) {
 	path := filepath.Join(l.dir, segmentName(base, segmentSuffix))
-	f, size, cerr, err := openSegmentFile(l.fs, path, base, false)
+	f, size, hdr, cerr, err := openSegmentFile(l.fs, path, base, false)
 	if err != nil || cerr != nil {
 		return nil, cerr, err
 	}
 	if si, ok := openIndexFiles(l.fs, l.dir, base, nextBase, size); ok {
-		return newSegment(base, path, f, si), nil, nil
+		return newSegment(base, path, f, si, hdr), nil, nil
 	}
 	l.logger.Info("storage: rebuilding segment index", "file", path)
-	res, err := scanSegment(f, base, size, l.opts.IndexIntervalBytes, prevArrival)
+	seg := newSegment(base, path, f, nil, hdr)
+	res, err := scanSegment(f, base, seg.dataStart, size, l.opts.IndexIntervalBytes, prevArrival)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("scan %s: %w", path, err)
 	}
-	seg := newSegment(base, path, f, res.sealedInfo(base, prevArrival))
+	seg.sealed = res.sealedInfo(base, prevArrival)
 	if res.badReason != "" {
 		return seg, &CorruptionError{File: path, Offset: res.pos, Reason: res.badReason}, nil
 	}
@@ -152,40 +154,65 @@ func openSealedSegment(l *ShardLog, base, nextBase uint64, prevArrival int64) (*
 	return seg, nil, nil
 }
 
-// openSegmentFile opens a segment and checks its header. A file shorter
-// than a header is reported with size < segmentHeaderBytes and no error, for
-// the caller to decide.
-func openSegmentFile(fs vfs.FS, path string, base uint64, rw bool) (vfs.File, int64, *CorruptionError, error) {
+// openSegmentFile opens a segment, checks its header and returns its key
+// extension. A bad header is a *CorruptionError, except in the last
+// segment (rw) when no valid batch follows it: that is a roll or rekey
+// that crashed before its first sync, and the file is returned with size
+// -1 for the caller to rewrite.
+func openSegmentFile(fs vfs.FS, path string, base uint64, rw bool) (vfs.File, int64, segmentKeyInfo, *CorruptionError, error) {
 	open := fs.Open
 	if rw {
 		open = fs.OpenReadWrite
 	}
 	f, err := open(path)
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, 0, segmentKeyInfo{}, nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, nil, fmt.Errorf("stat %s: %w", path, err)
+		return nil, 0, segmentKeyInfo{}, nil, fmt.Errorf("stat %s: %w", path, err)
 	}
-	if fi.Size() < segmentHeaderBytes {
-		if rw {
-			return f, fi.Size(), nil, nil
+	b := make([]byte, min(fi.Size(), maxSegmentHeader))
+	if n, err := f.ReadAt(b, 0); err != nil && !(errors.Is(err, io.EOF) && n == len(b)) {
+		f.Close()
+		return nil, 0, segmentKeyInfo{}, nil, fmt.Errorf("read header of %s: %w", path, err)
+	}
+	n, reason := segmentHeaderLen(b, base)
+	var hdr segmentKeyInfo
+	if reason == "" {
+		if n > len(b) {
+			reason = "segment shorter than its header"
+		} else {
+			hdr, reason = parseSegmentHeader(b[:n], base)
 		}
-		f.Close()
-		return nil, 0, &CorruptionError{File: path, Offset: 0, Reason: "segment shorter than its header"}, nil
 	}
-	b := make([]byte, segmentHeaderBytes)
-	if _, err := f.ReadAt(b, 0); err != nil {
-		f.Close()
-		return nil, 0, nil, fmt.Errorf("read header of %s: %w", path, err)
+	if reason == "" {
+		return f, fi.Size(), hdr, nil, nil
 	}
-	if reason := checkSegmentHeader(b, base); reason != "" {
-		f.Close()
-		return nil, 0, &CorruptionError{File: path, Offset: 0, Reason: reason}, nil
+	if rw {
+		torn, err := tornHeader(f, fi.Size(), base)
+		if err != nil {
+			f.Close()
+			return nil, 0, segmentKeyInfo{}, nil, fmt.Errorf("check header of %s: %w", path, err)
+		}
+		if torn {
+			return f, -1, segmentKeyInfo{}, nil, nil
+		}
 	}
-	return f, fi.Size(), nil, nil
+	f.Close()
+	return nil, 0, segmentKeyInfo{}, &CorruptionError{File: path, Offset: 0, Reason: reason}, nil
+}
+
+// tornHeader reports whether a last segment with a bad header holds no
+// batch: none valid starts anywhere after the fixed header. Its header was
+// then never synced, so no record in it was ever acknowledged.
+func tornHeader(f vfs.File, size int64, base uint64) (bool, error) {
+	if size < segmentHeaderBytes {
+		return true, nil
+	}
+	found, err := validBatchAfter(f, segmentHeaderBytes, size, base)
+	return !found, err
 }
 
 // scanResult is what a checked scan of a segment found.
@@ -210,9 +237,9 @@ func (r *scanResult) sealedInfo(base uint64, prevArrival int64) *sealedInfo {
 // building its sparse index with the same rule as Append, and stops at the
 // first bad frame (reported in badReason, at pos). minArrival is the
 // previous segment's last arrival: time never goes backwards in a log.
-func scanSegment(f vfs.File, base uint64, size int64, interval int, minArrival int64) (scanResult, error) {
-	res := scanResult{end: base, pos: segmentHeaderBytes, sinceIndex: int64(interval)}
-	sc := newScanner(f, segmentHeaderBytes, size, scanChunkBytes)
+func scanSegment(f vfs.File, base uint64, dataStart, size int64, interval int, minArrival int64) (scanResult, error) {
+	res := scanResult{end: base, pos: dataStart, sinceIndex: int64(interval)}
+	sc := newScanner(f, dataStart, size, scanChunkBytes)
 	defer sc.release()
 	for {
 		h, frame, st, reason, err := sc.next()
@@ -232,7 +259,7 @@ func scanSegment(f vfs.File, base uint64, size int64, interval int, minArrival i
 			res.badReason = fmt.Sprintf("batch arrival %d goes back before %d", h.firstArrival, max(minArrival, res.lastArrival))
 			return res, nil
 		}
-		if reason := walkRecords(frame, &h, nil); reason != "" {
+		if reason := checkFrameRecords(frame, &h); reason != "" {
 			res.badReason = reason
 			return res, nil
 		}
@@ -276,7 +303,7 @@ func validBatchAfter(f vfs.File, from, size int64, minOffset uint64) (bool, erro
 			if _, err := f.ReadAt(frame, start+q); err != nil {
 				return false, fmt.Errorf("read at %d: %w", start+q, err)
 			}
-			if walkRecords(frame, &h, nil) == "" {
+			if checkFrameRecords(frame, &h) == "" {
 				return true, nil
 			}
 		}
@@ -289,7 +316,7 @@ func validBatchAfter(f vfs.File, from, size int64, minOffset uint64) (bool, erro
 // opens the log failed instead.
 func (l *ShardLog) recoverActive(base uint64, prevArrival int64) error {
 	path := filepath.Join(l.dir, segmentName(base, segmentSuffix))
-	f, size, cerr, err := openSegmentFile(l.fs, path, base, true)
+	f, size, hdr, cerr, err := openSegmentFile(l.fs, path, base, true)
 	if err != nil {
 		return err
 	}
@@ -297,17 +324,18 @@ func (l *ShardLog) recoverActive(base uint64, prevArrival int64) error {
 		l.openFailed(cerr, base, prevArrival)
 		return nil
 	}
-	if size < segmentHeaderBytes {
-		// A crash while rolling: the file was created but its header never
-		// reached the disk, so it holds no records.
-		l.logger.Warn("storage: rewriting segment with a torn header", "file", path, "bytes", size)
+	if size < 0 {
+		// A crash while rolling or rekeying: the header never reached the
+		// disk, so the file holds no records.
+		l.logger.Warn("storage: rewriting segment with a torn header", "file", path)
 		if err := rewriteEmptySegment(f, base); err != nil {
 			f.Close()
 			return fmt.Errorf("rewrite %s: %w", path, err)
 		}
-		size = segmentHeaderBytes
+		size, hdr = segmentHeaderBytes, segmentKeyInfo{}
 	}
-	res, err := scanSegment(f, base, size, l.opts.IndexIntervalBytes, prevArrival)
+	seg := newSegment(base, path, f, nil, hdr)
+	res, err := scanSegment(f, base, seg.dataStart, size, l.opts.IndexIntervalBytes, prevArrival)
 	if err == nil && res.badReason != "" {
 		err = l.repairTail(f, path, size, &res)
 	}
@@ -316,12 +344,12 @@ func (l *ShardLog) recoverActive(base uint64, prevArrival int64) error {
 		return err
 	}
 	if res.badReason != "" {
-		seg := newSegment(base, path, f, res.sealedInfo(base, prevArrival))
+		seg.sealed = res.sealedInfo(base, prevArrival)
 		l.mu.segs = append(l.mu.segs, seg)
 		l.openFailed(&CorruptionError{File: path, Offset: res.pos, Reason: res.badReason}, base, seg.sealed.lastArrival)
 		return nil
 	}
-	l.mu.segs = append(l.mu.segs, newSegment(base, path, f, nil))
+	l.mu.segs = append(l.mu.segs, seg)
 	l.mu.active = f
 	l.mu.writePos, l.mu.nextOffset = res.pos, res.end
 	l.mu.entries, l.mu.sinceIndex = res.entries, res.sinceIndex
@@ -361,7 +389,7 @@ func rewriteEmptySegment(f vfs.File, base uint64) error {
 	if err := f.Truncate(0); err != nil {
 		return err
 	}
-	if _, err := f.WriteAt(encodeSegmentHeader(base), 0); err != nil {
+	if _, err := f.WriteAt(encodeSegmentHeader(base, segmentKeyInfo{}), 0); err != nil {
 		return err
 	}
 	return f.Sync()

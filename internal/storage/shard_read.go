@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"sort"
+	"sync"
 )
 
 // readArenaBytes is the block size in which Read copies record data out of
@@ -134,7 +135,7 @@ func (v *logView) indexStart(i int, off uint64) (int64, uint64, error) {
 		e, ok, err = searchIndex(len(v.entries), func(i int) (indexEntry, error) { return v.entries[i], nil }, before)
 	}
 	if err != nil || !ok {
-		return segmentHeaderBytes, s.base, err
+		return s.dataStart, s.base, err
 	}
 	return int64(e.pos), s.base + uint64(e.rel), nil
 }
@@ -149,12 +150,15 @@ func (l *ShardLog) readSegment(v *logView, i int, r *recordReader) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", l.key, err)
 	}
-	err = l.scanBatches(v.segs[i], pos, off, size, func(h batchHeader, frame []byte) (bool, string) {
+	seg := v.segs[i]
+	dec := decrypter{keys: l.opts.DataKeys}
+	defer dec.release()
+	err = l.scanBatches(seg, pos, off, size, func(h batchHeader, frame []byte) (bool, string) {
 		if h.end() <= r.next {
 			return true, ""
 		}
 		n := len(r.out)
-		reason := walkRecords(frame, &h, func(j int, arrival int64, key, data []byte) bool {
+		reason := dec.walk(seg, frame, &h, func(j int, arrival int64, key, data []byte) bool {
 			return r.add(h.firstOffset+uint64(j), end, arrival, key, data)
 		})
 		if reason != "" {
@@ -162,8 +166,59 @@ func (l *ShardLog) readSegment(v *logView, i int, r *recordReader) error {
 		}
 		return !r.full, reason
 	})
+	if err == nil {
+		err = dec.err
+	}
 	return err
 }
+
+// decrypter walks the records of frames that may be encrypted, decrypting
+// sealed ones into a pooled buffer. A missing or unknown data key is not
+// corruption: it is kept in err (and the walk stops) for the caller.
+type decrypter struct {
+	keys DataKeys
+	buf  *[]byte
+	err  error
+}
+
+var plainPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func (d *decrypter) walk(seg *segment, frame []byte, h *batchHeader, fn recordFunc) string {
+	if !h.encrypted() {
+		return walkRecords(frame, h, fn)
+	}
+	if reason := checkFrame(frame, h); reason != "" {
+		return reason
+	}
+	if seg.key == nil {
+		return "encrypted batch in a plaintext segment"
+	}
+	aead, err := seg.key.cipher(d.keys)
+	if err != nil {
+		d.err = fmt.Errorf("read %s: %w", seg.path, err)
+		return errKeyReason
+	}
+	if d.buf == nil {
+		d.buf = plainPool.Get().(*[]byte)
+	}
+	plain, err := openBatch(*d.buf, frame, aead)
+	if err != nil {
+		return "encrypted batch fails authentication"
+	}
+	*d.buf = plain[:0]
+	return walkPlainRecords(plain, h, fn)
+}
+
+func (d *decrypter) release() {
+	if d.buf != nil && cap(*d.buf) <= maxPooledBatchBytes {
+		plainPool.Put(d.buf)
+	}
+	d.buf = nil
+}
+
+// errKeyReason is the walk result that stands for decrypter.err: the scan
+// stops without reporting corruption.
+const errKeyReason = "\x00key"
 
 // batchFunc sees each frame of a scan; it returns whether to go on, and a
 // reason if the frame's records are bad.
@@ -192,10 +247,10 @@ func (l *ShardLog) scanBatches(seg *segment, pos int64, off uint64, limit int64,
 			reason = fmt.Sprintf("batch first offset %d, want %d", h.firstOffset, want)
 		}
 		if st == scanBad || reason != "" {
-			if first && pos != segmentHeaderBytes {
+			if first && pos != seg.dataStart {
 				l.warnBadIndex(seg, pos, reason)
 				sc.release()
-				pos, want = segmentHeaderBytes, seg.base
+				pos, want = seg.dataStart, seg.base
 				sc = newScanner(seg.f, pos, limit, readChunkBytes)
 				continue
 			}
@@ -203,6 +258,9 @@ func (l *ShardLog) scanBatches(seg *segment, pos int64, off uint64, limit int64,
 		}
 		first = false
 		goOn, reason := fn(h, frame)
+		if reason == errKeyReason {
+			return nil
+		}
 		if reason != "" {
 			return &CorruptionError{File: seg.path, Offset: framePos, Reason: reason}
 		}
@@ -283,16 +341,18 @@ func (l *ShardLog) seekInSegment(v *logView, i int, millis int64) (uint64, error
 	if err != nil {
 		return 0, fmt.Errorf("seek %s: %w", l.key, err)
 	}
-	pos, off := int64(segmentHeaderBytes), s.base
+	pos, off := s.dataStart, s.base
 	if ok {
 		pos, off = int64(e.pos), s.base+uint64(e.rel)
 	}
 	found := end
+	dec := decrypter{keys: l.opts.DataKeys}
+	defer dec.release()
 	err = l.scanBatches(s, pos, off, size, func(h batchHeader, frame []byte) (bool, string) {
 		if h.lastArrival < millis {
 			return true, ""
 		}
-		reason := walkRecords(frame, &h, func(j int, arrival int64, _, _ []byte) bool {
+		reason := dec.walk(s, frame, &h, func(j int, arrival int64, _, _ []byte) bool {
 			if arrival >= millis {
 				found = h.firstOffset + uint64(j)
 				return false
@@ -301,6 +361,9 @@ func (l *ShardLog) seekInSegment(v *logView, i int, millis int64) (uint64, error
 		})
 		return false, reason
 	})
+	if err == nil {
+		err = dec.err
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -67,8 +67,10 @@ func (l *ShardLog) planTrim(millis int64) ([]*segment, error) {
 	if l.mu.closed {
 		return nil, ErrClosed
 	}
-	if l.mu.err == nil && l.mu.writePos > segmentHeaderBytes && l.mu.lastArrival < millis {
-		if err := l.rollLocked(); err != nil {
+	if l.mu.err == nil && len(l.mu.entries) > 0 && l.mu.lastArrival < millis {
+		// The new active segment is plaintext until an encrypted append
+		// rekeys it.
+		if err := l.rollLocked(segmentKeyInfo{}, nil); err != nil {
 			l.failLocked(err)
 			return nil, err
 		}

@@ -55,6 +55,10 @@ type Options struct {
 	IndexIntervalBytes int
 	// Logger receives recovery and failure reports. nil means slog.Default().
 	Logger *slog.Logger
+	// DataKeys provides the data keys of encrypted segments. nil: appends
+	// with a key reference and reads of encrypted segments fail with
+	// ErrNoDataKeys.
+	DataKeys DataKeys
 	// CatalogPath is where the bbolt catalog lives, on the operating
 	// system's filesystem: bbolt memory-maps its file and cannot go through
 	// vfs. Empty means <dir>/catalog.db. Tests that run the logs on a

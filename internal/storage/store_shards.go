@@ -51,7 +51,7 @@ func createShardFiles(fs vfs.FS, dir, top string) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(encodeSegmentHeader(0))
+	_, err = f.Write(encodeSegmentHeader(0, segmentKeyInfo{}))
 	if err == nil {
 		err = f.Sync()
 	}
