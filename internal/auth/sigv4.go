@@ -7,8 +7,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,19 +36,45 @@ type Scope struct {
 	Service     string
 }
 
-// authHeader is a parsed Authorization header.
-type authHeader struct {
-	scope         Scope
-	signedHeaders []string
-	signature     string
+// Limits of a presigned request's X-Amz-Expires, in seconds, as SigV4
+// defines them.
+const (
+	maxPresignExpiresSeconds = 7 * 24 * 60 * 60
+	// defaultPresignValidity is how long a presigned request without
+	// X-Amz-Expires stays valid: the clock skew AWS's JSON services allow
+	// every signed request. STS, for one, ignores X-Amz-Expires and lets
+	// every presigned URL live 15 minutes (kubernetes-sigs/aws-iam-authenticator
+	// #160: "STS presigned urls expire after 15 minutes, and are not
+	// configurable").
+	defaultPresignValidity = maxClockSkew
+)
+
+// signedParts is what a request says about its own signature, read from
+// its Authorization header or its presigned query string. It is checked
+// the same way wherever it came from.
+type signedParts struct {
+	credential    string   // keyid/yyyymmdd/region/service/aws4_request
+	signedHeaders []string // lowercase, in the order signed
+	signature     string   // hex
+	amzDate       string   // X-Amz-Date as sent
+	date          time.Time
+	// validity is how long after date the signature is good for: the
+	// clock skew for a signed header, X-Amz-Expires for a presigned URL.
+	validity      time.Duration
+	presigned     bool
+	securityToken string
+	// payloadHash is X-Amz-Content-Sha256, or "" when the request has none.
+	payloadHash string
 }
 
-// parseAuthorization splits "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...".
-func parseAuthorization(h string) (authHeader, *awsproto.Error) {
-	var a authHeader
+// parseAuthorization reads "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..."
+// and the X-Amz-Date, X-Amz-Security-Token and X-Amz-Content-Sha256
+// headers.
+func parseAuthorization(h string, hdr http.Header) (signedParts, *awsproto.Error) {
+	var s signedParts
 	rest, ok := strings.CutPrefix(h, algorithm+" ")
 	if !ok {
-		return a, awsproto.Errorf("IncompleteSignatureException", "Authorization header requires existence of the AWS4-HMAC-SHA256 algorithm. Authorization=%s", h)
+		return s, awsproto.Errorf("IncompleteSignatureException", "Authorization header requires existence of the AWS4-HMAC-SHA256 algorithm. Authorization=%s", h)
 	}
 	var cred, signed, sig string
 	for _, part := range strings.Split(rest, ",") {
@@ -65,17 +94,160 @@ func parseAuthorization(h string) (authHeader, *awsproto.Error) {
 			missing = append(missing, "Authorization header requires '"+m.name+"' parameter. ")
 		}
 	}
+	amzDate := hdr.Get("X-Amz-Date")
+	if amzDate == "" {
+		missing = append(missing, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ")
+	}
 	if len(missing) > 0 {
-		return a, awsproto.Errorf("IncompleteSignatureException", "%sAuthorization=%s", strings.Join(missing, ""), h)
+		return s, awsproto.Errorf("IncompleteSignatureException", "%sAuthorization=%s", strings.Join(missing, ""), h)
 	}
-	parts := strings.Split(cred, "/")
-	if len(parts) != 5 || parts[4] != "aws4_request" {
-		return a, awsproto.Errorf("IncompleteSignatureException", "Credential should be scoped to a valid region. Authorization=%s", h)
+	t, aerr := parseAmzDate(amzDate)
+	if aerr != nil {
+		return s, aerr
 	}
-	a.scope = Scope{AccessKeyID: parts[0], Date: parts[1], Region: parts[2], Service: parts[3]}
-	a.signedHeaders = strings.Split(signed, ";")
-	a.signature = sig
-	return a, nil
+	return signedParts{
+		credential:    cred,
+		signedHeaders: strings.Split(signed, ";"),
+		signature:     sig,
+		amzDate:       amzDate,
+		date:          t,
+		validity:      maxClockSkew,
+		securityToken: hdr.Get("X-Amz-Security-Token"),
+		payloadHash:   hdr.Get("X-Amz-Content-Sha256"),
+	}, nil
+}
+
+// queryAuthParams are the parameters a presigned request must carry, in
+// the order AWS lists the missing ones.
+var queryAuthParams = []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"}
+
+// parseQueryAuth reads a presigned request's X-Amz-* query parameters.
+//
+// The messages are those of AWS's JSON-protocol (Coral) front end, as
+// recorded from live responses by kinesalite and dynalite (mhart,
+// index.js: "AWS query-string parameters must include ...", the ISO-8601
+// and algorithm messages) and modelled by dacut/scratchstack-aws-signature.
+// X-Amz-Expires errors have no JSON-service counterpart (those services
+// ignore the parameter), so they carry S3's AuthorizationQueryParametersError
+// texts as IncompleteSignatureException, the JSON services' class for a
+// malformed signature part.
+func parseQueryAuth(q url.Values, hdr http.Header) (signedParts, *awsproto.Error) {
+	var s signedParts
+	var missing strings.Builder
+	for _, p := range queryAuthParams {
+		if q.Get(p) == "" {
+			missing.WriteString("AWS query-string parameters must include '" + p + "'. ")
+		}
+	}
+	if missing.Len() > 0 {
+		return s, awsproto.Errorf("IncompleteSignatureException", "%sRe-examine the query-string parameters.", missing.String())
+	}
+	if alg := q.Get("X-Amz-Algorithm"); alg != algorithm {
+		return s, awsproto.Errorf("IncompleteSignatureException", "Unsupported AWS 'algorithm': '%s' (only AWS4-HMAC-SHA256 for now).", alg)
+	}
+	amzDate := q.Get("X-Amz-Date")
+	t, aerr := parseAmzDate(amzDate)
+	if aerr != nil {
+		return s, aerr
+	}
+	validity := defaultPresignValidity
+	if _, ok := q["X-Amz-Expires"]; ok {
+		secs, err := strconv.ParseInt(q.Get("X-Amz-Expires"), 10, 64)
+		switch {
+		case err != nil && !errors.Is(err, strconv.ErrRange):
+			return s, awsproto.Errorf("IncompleteSignatureException", "X-Amz-Expires should be a number")
+		case secs < 0:
+			return s, awsproto.Errorf("IncompleteSignatureException", "X-Amz-Expires must be non-negative")
+		case secs > maxPresignExpiresSeconds:
+			return s, awsproto.Errorf("IncompleteSignatureException",
+				"X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than %d seconds", maxPresignExpiresSeconds)
+		}
+		// Zero is allowed, as S3 allows it: the URL is good only within
+		// the second it was signed in.
+		validity = time.Duration(secs) * time.Second
+	}
+	token := q.Get("X-Amz-Security-Token")
+	if token == "" {
+		token = hdr.Get("X-Amz-Security-Token")
+	}
+	payloadHash := hdr.Get("X-Amz-Content-Sha256")
+	if payloadHash == "" {
+		payloadHash = q.Get("X-Amz-Content-Sha256")
+	}
+	return signedParts{
+		credential:    q.Get("X-Amz-Credential"),
+		signedHeaders: strings.Split(q.Get("X-Amz-SignedHeaders"), ";"),
+		signature:     q.Get("X-Amz-Signature"),
+		amzDate:       amzDate,
+		date:          t,
+		validity:      validity,
+		presigned:     true,
+		securityToken: token,
+		payloadHash:   payloadHash,
+	}, nil
+}
+
+// parseAmzDate parses an X-Amz-Date value.
+func parseAmzDate(v string) (time.Time, *awsproto.Error) {
+	t, err := time.Parse(amzDateLayout, v)
+	if err != nil {
+		return time.Time{}, awsproto.Errorf("IncompleteSignatureException", "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", v)
+	}
+	return t, nil
+}
+
+// checkTime refuses a signature dated more than the clock skew after now,
+// or whose validity ended before now. The texts are AWS's: "Signature
+// expired: ..." as every JSON service answers it (dynalite's recorded
+// responses; "- 15 min." from DynamoDB and STS, "- 5 min." from Kinesis),
+// and "Signature not yet current: ..." for the future, from
+// dacut/scratchstack-aws-signature (src/auth.rs, prevalidate). A presigned
+// URL's window is its X-Amz-Expires, printed the way scratchstack prints a
+// window: whole minutes as "N min", anything else as "N sec".
+func (s signedParts) checkTime(now time.Time) *awsproto.Error {
+	if earliest := now.Add(-s.validity); s.date.Before(earliest.Truncate(time.Second)) {
+		return awsproto.Errorf("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - %s.)",
+			s.amzDate, earliest.Format(amzDateLayout), now.Format(amzDateLayout), windowString(s.validity))
+	}
+	if latest := now.Add(maxClockSkew); s.date.After(latest) {
+		return awsproto.Errorf("InvalidSignatureException", "Signature not yet current: %s is still later than %s (%s + %s.)",
+			s.amzDate, latest.Format(amzDateLayout), now.Format(amzDateLayout), windowString(maxClockSkew))
+	}
+	return nil
+}
+
+func windowString(d time.Duration) string {
+	secs := int64(d / time.Second)
+	if secs%60 == 0 {
+		return strconv.FormatInt(secs/60, 10) + " min"
+	}
+	return strconv.FormatInt(secs, 10) + " sec"
+}
+
+// scope checks the signed headers and the credential scope, in AWS's
+// order, and returns the scope. Like AWS, it insists that Host is signed
+// and that the scope's date is X-Amz-Date's; region and service are the
+// server's business (any region is served; the service is not checked).
+func (s signedParts) scope() (Scope, *awsproto.Error) {
+	if !slices.Contains(s.signedHeaders, "host") {
+		return Scope{}, awsproto.Errorf("InvalidSignatureException", "'Host' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	parts := strings.Split(s.credential, "/")
+	if len(parts) != 5 {
+		return Scope{}, awsproto.Errorf("IncompleteSignatureException",
+			"Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", s.credential)
+	}
+	var msgs []string
+	if parts[4] != "aws4_request" {
+		msgs = append(msgs, fmt.Sprintf("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", parts[4]))
+	}
+	if day := s.date.Format("20060102"); parts[1] != day {
+		msgs = append(msgs, fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", parts[1], day, s.amzDate))
+	}
+	if len(msgs) > 0 {
+		return Scope{}, awsproto.Errorf("InvalidSignatureException", "%s", strings.Join(msgs, " "))
+	}
+	return Scope{AccessKeyID: parts[0], Date: parts[1], Region: parts[2], Service: parts[3]}, nil
 }
 
 // signingKey derives the SigV4 key for a secret and scope.
