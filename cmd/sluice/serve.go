@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicedata/sluice/internal/auth"
 	"github.com/sluicedata/sluice/internal/engine"
+	"github.com/sluicedata/sluice/internal/keyring"
 	"github.com/sluicedata/sluice/internal/kinesis"
 	"github.com/sluicedata/sluice/internal/server"
 	"github.com/sluicedata/sluice/internal/storage"
@@ -31,6 +32,7 @@ type serveConfig struct {
 	TLSListen   string        // address of the TLS port; "" means none
 	TLSCert     string        // PEM certificate for the TLS port; "" means self-signed
 	TLSKey      string        // PEM key for --tls-cert
+	TLSOnly     bool          // no plain port: only TLSListen
 	DataDir     string        // where streams are stored
 	Region      string        // the region in ARNs
 	AccountID   string        // the account id in ARNs and messages
@@ -47,6 +49,9 @@ type serveConfig struct {
 	// InsecureAllowAnonymous lets --auth none listen on a non-loopback
 	// address.
 	InsecureAllowAnonymous bool
+	// MasterKeyFile holds the master key of encryption at rest; without
+	// it, the key itself may be given in SLUICE_MASTER_KEY.
+	MasterKeyFile string
 }
 
 var (
@@ -76,6 +81,11 @@ func (c *serveConfig) Validate() error {
 		return fmt.Errorf("--auth must be none or sigv4, not %q", c.Auth)
 	case c.Auth == "sigv4" && c.CredentialsFile == "":
 		return errors.New("--auth sigv4 needs --credentials-file")
+	case c.TLSOnly && c.TLSListen == "":
+		return errors.New("--tls-only needs --tls-listen")
+	}
+	if c.TLSOnly {
+		c.Listen = ""
 	}
 	if c.Auth == "none" && !c.InsecureAllowAnonymous {
 		for _, addr := range []string{c.Listen, c.TLSListen} {
@@ -105,6 +115,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSListen, "tls-listen", "", "address of the TLS port (HTTP/2 and HTTP/1.1); empty: no TLS port")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate for the TLS port (default: a self-signed one for localhost kept in the data dir)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.BoolVar(&c.TLSOnly, "tls-only", false, "serve only the TLS port (--tls-listen); no plain HTTP port")
 	fs.StringVar(&c.DataDir, "data-dir", "./sluice-data", "directory for stream data and the catalog")
 	fs.StringVar(&c.Region, "region", "us-east-1", "region used in ARNs")
 	fs.StringVar(&c.AccountID, "account-id", "000000000000", "12-digit account id used in ARNs and messages")
@@ -115,6 +126,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Auth, "auth", "none", "authentication: none (any request; loopback only) or sigv4 (checked against --credentials-file)")
 	fs.StringVar(&c.CredentialsFile, "credentials-file", "", "JSON file of users and access keys for --auth sigv4; reloaded on SIGHUP")
 	fs.BoolVar(&c.InsecureAllowAnonymous, "insecure-allow-anonymous", false, "allow --auth none on a non-loopback address")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "file holding the 32-byte master key of encryption at rest (64 hex or base64); or the key itself in SLUICE_MASTER_KEY. Keep it out of the data dir")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
@@ -172,13 +184,24 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 // closed.
 func runServer(cfg serveConfig, stderr io.Writer) error {
 	log := newLogger(cfg.LogLevel, stderr)
-	store, err := storage.Open(vfs.Default(), cfg.DataDir, storage.Options{Logger: log})
+	// The key ring is checked before anything in the data directory is
+	// opened: a wrong master key must change no file.
+	ring, err := openKeyRing(cfg, log)
+	if err != nil {
+		return err
+	}
+	sopts := storage.Options{Logger: log}
+	if ring != nil {
+		sopts.DataKeys = ring
+	}
+	store, err := storage.Open(vfs.Default(), cfg.DataDir, sopts)
 	if err != nil {
 		return describeOpenError(cfg.DataDir, err)
 	}
 	ecfg := engine.Config{
 		Region: cfg.Region, AccountID: cfg.AccountID, StateDelay: cfg.StateDelay,
 		IteratorTTL: cfg.IteratorTTL, SubscriptionLifetime: cfg.SubscriptionLifetime, Logger: log,
+		Keys: ring,
 	}
 	if cfg.ShardLimits == "aws" {
 		ecfg.ShardLimits = engine.AWSShardLimits()
@@ -222,7 +245,11 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 	if a := srv.TLSAddr(); a != nil {
 		log.Info("sluice serving TLS", "addr", "https://"+a.String())
 	}
-	log.Info("sluice serving", "version", version, "addr", "http://"+srv.Addr().String(), "data-dir", cfg.DataDir)
+	if a := srv.Addr(); a != nil {
+		log.Info("sluice serving", "version", version, "addr", "http://"+a.String(), "data-dir", cfg.DataDir)
+	} else {
+		log.Info("sluice serving TLS only", "version", version, "data-dir", cfg.DataDir)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -234,6 +261,13 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 wait:
 	select {
 	case <-hup:
+		if ring != nil {
+			if err := ring.Reload(); err != nil {
+				log.Error("reload key ring; keeping the old one", "err", err)
+			} else {
+				log.Info("key ring reloaded")
+			}
+		}
 		if reload != nil {
 			if err := reload(); err != nil {
 				log.Error("reload credentials; keeping the old ones", "err", err)
@@ -251,6 +285,37 @@ wait:
 		cancel()
 	}
 	return errors.Join(err, eng.Close(), store.Close())
+}
+
+// openKeyRing opens the data directory's key ring with the master key, or
+// returns nil if no master key is given and the directory has no ring
+// (streams then cannot be encrypted). A directory that has a ring needs
+// its master key: its encrypted segments are unreadable without it.
+func openKeyRing(cfg serveConfig, log *slog.Logger) (*keyring.Ring, error) {
+	master, err := keyring.LoadMasterKey(cfg.MasterKeyFile, os.Getenv("SLUICE_MASTER_KEY"))
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if master == nil {
+		if keyring.Exists(cfg.DataDir) {
+			return nil, fmt.Errorf("data directory %s has a key ring (%s): give its master key with --master-key-file or SLUICE_MASTER_KEY",
+				cfg.DataDir, keyring.FileName)
+		}
+		log.Info("encryption at rest is off: no master key (--master-key-file or SLUICE_MASTER_KEY)")
+		return nil, nil
+	}
+	if cfg.MasterKeyFile != "" && keyring.FilePermsTooOpen(cfg.MasterKeyFile) {
+		log.Warn("master key file is readable by other users; chmod 600 it", "file", cfg.MasterKeyFile)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, describeOpenError(cfg.DataDir, err)
+	}
+	ring, err := keyring.Open(cfg.DataDir, master, keyring.Options{Region: cfg.Region, AccountID: cfg.AccountID})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("encryption at rest available", "keys", len(ring.List()))
+	return ring, nil
 }
 
 // describeOpenError turns a storage open failure into one line an operator

@@ -389,7 +389,7 @@ var (
 )
 
 // ValidKMSKeyRef reports whether keyID is a well-formed KMS key reference.
-// Whether the key exists is not checked: keys come with the security work.
+// Whether the key exists is for the key ring to say.
 func ValidKMSKeyRef(keyID string) bool { return kmsKeyRefPattern.MatchString(keyID) }
 
 // recordEncryptionChangeLocked enforces AWS's limit of 25 encryption
@@ -422,6 +422,15 @@ func (e *Engine) invalidKeyID(keyID string) *Error {
 func (e *Engine) StartStreamEncryption(name, keyID string) error {
 	if !ValidKMSKeyRef(keyID) {
 		return e.invalidKeyID(keyID)
+	}
+	if e.cfg.Keys == nil {
+		return noEncryption()
+	}
+	if _, err := e.cfg.Keys.Resolve(keyID); err != nil {
+		if kerr := kmsError(err); kerr != nil {
+			return kerr
+		}
+		return e.internalFailure(err)
 	}
 	return e.updateStream(name, true, func(st *stream, now int64) (bool, error) {
 		if err := e.recordEncryptionChangeLocked(st, now); err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicedata/sluice/internal/keyring"
 	"github.com/sluicedata/sluice/internal/storage"
 )
 
@@ -51,8 +52,13 @@ type Config struct {
 	// RetentionCheckInterval is how often expired data is deleted; zero
 	// means one minute.
 	RetentionCheckInterval time.Duration
-	Clock                  Clock        // nil means the wall clock
-	Logger                 *slog.Logger // nil means slog.Default()
+	// Keys is the key ring of encryption at rest. StartStreamEncryption
+	// needs it (KeyId must name one of its keys); the store that holds the
+	// streams must have been opened with it as its DataKeys. nil: streams
+	// cannot be encrypted.
+	Keys   *keyring.Ring
+	Clock  Clock        // nil means the wall clock
+	Logger *slog.Logger // nil means slog.Default()
 }
 
 // Validate fills in defaults and rejects impossible settings.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sluicedata/sluice/internal/keyring"
 	"github.com/sluicedata/sluice/internal/storage"
 	"github.com/sluicedata/sluice/internal/vfs"
 )
@@ -40,6 +42,8 @@ type harness struct {
 	cfg   Config
 	store *storage.Store
 	eng   *Engine
+	// noKeys opens the engine without a key ring.
+	noKeys bool
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
@@ -51,14 +55,25 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	return h
 }
 
+// testMasterKey protects the harness's key ring.
+var testMasterKey = bytes.Repeat([]byte{0x5a}, 32)
+
 func (h *harness) open() {
 	h.t.Helper()
-	// Segments roll after a minute, so retention can trim at that grain.
-	st, err := storage.Open(vfs.Default(), h.dir, storage.Options{SegmentMaxAge: time.Minute})
+	ring, err := keyring.Open(h.dir, testMasterKey, keyring.Options{Region: "us-east-1", AccountID: "000000000000"})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	eng, err := Open(h.cfg, st)
+	// Segments roll after a minute, so retention can trim at that grain.
+	st, err := storage.Open(vfs.Default(), h.dir, storage.Options{SegmentMaxAge: time.Minute, DataKeys: ring})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cfg := h.cfg
+	if !h.noKeys {
+		cfg.Keys = ring
+	}
+	eng, err := Open(cfg, st)
 	if err != nil {
 		st.Close()
 		h.t.Fatal(err)

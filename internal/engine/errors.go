@@ -1,6 +1,12 @@
 package engine
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sluicedata/sluice/internal/keyring"
+	"github.com/sluicedata/sluice/internal/storage"
+)
 
 // Error is a failure the caller can report to a Kinesis client as is: Code
 // is the AWS exception name (ResourceNotFoundException, ...) and Message
@@ -24,6 +30,8 @@ const (
 	CodeInternalFailure    = "InternalFailureException"
 	CodeThroughputExceeded = "ProvisionedThroughputExceededException"
 	CodeValidation         = "ValidationException"
+	CodeKMSNotFound        = "KMSNotFoundException"
+	CodeKMSInvalidState    = "KMSInvalidStateException"
 )
 
 func errorf(code, format string, args ...any) *Error {
@@ -41,4 +49,33 @@ func (e *Engine) shardNotFound(stream, shardID string) *Error {
 func (e *Engine) internalFailure(err error) *Error {
 	e.log.Error("internal failure", "err", err)
 	return errorf(CodeInternalFailure, "Internal service failure.")
+}
+
+// noEncryption is the answer when the server has no key ring.
+func noEncryption() *Error {
+	return errorf(CodeKMSInvalidState,
+		"Encryption at rest is not enabled on this server: start sluice serve with --master-key-file or SLUICE_MASTER_KEY.")
+}
+
+// storageFailure maps an error from a shard log: a key the ring does not
+// have (or no ring at all) is a KMS error the client can act on; anything
+// else is an internal failure.
+func (e *Engine) storageFailure(err error) *Error {
+	if kerr := kmsError(err); kerr != nil {
+		e.log.Warn("data key unavailable", "err", err)
+		return kerr
+	}
+	return e.internalFailure(err)
+}
+
+// kmsError is the KMS exception for a key ring error, or nil.
+func kmsError(err error) *Error {
+	var kerr *keyring.Error
+	switch {
+	case errors.As(err, &kerr) && errors.Is(kerr.Kind, keyring.ErrNotFound):
+		return errorf(CodeKMSNotFound, "%s", kerr.Message)
+	case errors.Is(err, storage.ErrNoDataKeys):
+		return noEncryption()
+	}
+	return nil
 }

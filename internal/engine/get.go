@@ -258,7 +258,7 @@ func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, ma
 			recs, err = sh.log.Read(from, min(limit, int(end-from)), maxBytes)
 		}
 		if err != nil {
-			return res, e.internalFailure(err)
+			return res, e.storageFailure(err)
 		}
 		res.records = make([]Record, len(recs))
 		for i, r := range recs {

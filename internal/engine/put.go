@@ -170,11 +170,19 @@ func (e *Engine) appendGroup(st *stream, sh *shard, entries []PutEntry, idx []in
 	for j, i := range idx {
 		batch[j] = storage.Entry{PartitionKey: entries[i].PartitionKey, Data: entries[i].Data}
 	}
-	res, err := sh.log.Append(batch, now)
+	keyRef := ""
+	if st.meta.EncryptionType == EncryptionKMS {
+		keyRef = st.meta.KeyID
+	}
+	res, err := sh.log.AppendWithKey(batch, now, keyRef)
 	if err != nil {
 		e.log.Error("append to shard", "stream", st.meta.Name, "shard", sh.id, "err", err)
+		code, msg := "InternalFailure", "Internal service failure."
+		if kerr := e.storageFailure(err); kerr.Code != CodeInternalFailure {
+			code, msg = kerr.Code, kerr.Message
+		}
 		for _, i := range idx {
-			results[i] = PutResult{ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure."}
+			results[i] = PutResult{ErrorCode: code, ErrorMessage: msg}
 		}
 		return
 	}

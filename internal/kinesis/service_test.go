@@ -1,6 +1,7 @@
 package kinesis
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sluicedata/sluice/internal/awsproto"
 	"github.com/sluicedata/sluice/internal/engine"
+	"github.com/sluicedata/sluice/internal/keyring"
 	"github.com/sluicedata/sluice/internal/storage"
 	"github.com/sluicedata/sluice/internal/vfs"
 )
@@ -18,11 +20,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func newService(t *testing.T) *Service {
 	t.Helper()
-	st, err := storage.Open(vfs.Default(), t.TempDir(), storage.Options{})
+	dir := t.TempDir()
+	ring, err := keyring.Open(dir, bytes.Repeat([]byte{0x5a}, 32), keyring.Options{Region: "us-east-1", AccountID: "000000000000"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.Open(engine.Config{}, st)
+	st, err := storage.Open(vfs.Default(), dir, storage.Options{DataKeys: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Open(engine.Config{Keys: ring}, st)
 	if err != nil {
 		st.Close()
 		t.Fatal(err)

@@ -32,7 +32,8 @@ const DefaultMaxRequestBytes = 16 << 20
 
 // Config holds the server's settings.
 type Config struct {
-	// Listen is the address of the plain port, host:port (HTTP/1.1 and h2c).
+	// Listen is the address of the plain port, host:port (HTTP/1.1 and
+	// h2c); "" means none (a TLS-only server).
 	Listen string
 	// TLSListen is the address of the TLS port; "" means none.
 	TLSListen string
@@ -97,15 +98,22 @@ func New(cfg Config, k *kinesis.Service) *Server {
 
 // Listen binds the configured addresses. It fails if a port is in use.
 func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	if s.cfg.Listen == "" && s.https == nil {
+		return errors.New("no port to listen on: give a plain or a TLS address")
 	}
-	s.ln = ln
+	if s.cfg.Listen != "" {
+		ln, err := net.Listen("tcp", s.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+		}
+		s.ln = ln
+	}
 	if s.https != nil {
 		tl, err := net.Listen("tcp", s.cfg.TLSListen)
 		if err != nil {
-			ln.Close()
+			if s.ln != nil {
+				s.ln.Close()
+			}
 			return fmt.Errorf("listen on %s: %w", s.cfg.TLSListen, err)
 		}
 		s.tlsLn = tls.NewListener(tl, s.cfg.TLS)
@@ -113,8 +121,14 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// Addr is the plain port's bound address; valid after Listen.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// Addr is the plain port's bound address, or nil if there is none (TLS
+// only); valid after Listen.
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
 
 // TLSAddr is the TLS port's bound address, or nil; valid after Listen.
 func (s *Server) TLSAddr() net.Addr {
@@ -128,8 +142,11 @@ func (s *Server) TLSAddr() net.Addr {
 // after a clean shutdown.
 func (s *Server) Serve() error {
 	errs := make(chan error, 2)
-	n := 1
-	go func() { errs <- s.http.Serve(s.ln) }()
+	n := 0
+	if s.ln != nil {
+		n++
+		go func() { errs <- s.http.Serve(s.ln) }()
+	}
 	if s.https != nil {
 		n++
 		go func() { errs <- s.https.Serve(s.tlsLn) }()
