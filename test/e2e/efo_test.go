@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,5 +279,44 @@ func TestTLSPort(t *testing.T) {
 	again, err := os.ReadFile(filepath.Join(srv.dataDir, "tls-cert.pem"))
 	if err != nil || string(again) != string(pemBytes) {
 		t.Fatalf("certificate changed across restart: %v", err)
+	}
+}
+
+// TestTLSOnly: with --tls-only the plain port is not opened, the TLS port
+// serves the API, and TLS below 1.2 is refused.
+func TestTLSOnly(t *testing.T) {
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	srv := startServer(t, "--tls-listen", tlsAddr, "--tls-only")
+	if conn, err := net.DialTimeout("tcp", srv.addr, 5*time.Second); err == nil {
+		conn.Close()
+		t.Fatalf("plain port %s accepts connections with --tls-only", srv.addr)
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(srv.dataDir, "tls-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatal("bad certificate file")
+	}
+	tr := newTransport()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	tr.ForceAttemptHTTP2 = true
+	hc := &http.Client{Transport: tr, Timeout: sdkCallTimeout}
+	c := newKinesisClient(t, "https://"+tlsAddr, func(o *kinesis.Options) { o.HTTPClient = hc })
+	createStream(t, c, "tlsonly", 1)
+	if _, err := c.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String("tlsonly"),
+		PartitionKey: aws.String("k"), Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", tlsAddr,
+		&tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11})
+	if err == nil {
+		old.Close()
+		t.Fatal("TLS 1.1 handshake accepted")
+	}
+	code, _, stderr := runSluice(t, time.Minute, "serve", "--tls-only", "--data-dir", t.TempDir())
+	if code != 2 || !strings.Contains(stderr, "--tls-only needs --tls-listen") {
+		t.Fatalf("--tls-only without --tls-listen: exit %d: %s", code, stderr)
 	}
 }
