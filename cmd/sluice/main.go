@@ -29,6 +29,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "tail":
 		return tail(args[1:], stdout, stderr)
+	case "keys":
+		return keys(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "sluice", version)
 		return 0
@@ -47,6 +49,7 @@ func usage(w io.Writer) {
 Commands:
   serve     run the Kinesis-compatible server (see sluice serve -h)
   tail      follow every shard of a stream and print its records (sluice tail -h)
+  keys      manage the encryption-at-rest key ring: create, list, alias, rotate (sluice keys help)
   version   print the version
 `)
 }
