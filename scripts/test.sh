@@ -44,6 +44,30 @@ ensure_awscli() {
 	fi
 }
 
+# faketime_ok reports whether Debian's faketime works: the AWS CLI auth
+# test runs the CLI 20 minutes in the past with it.
+faketime_ok() {
+	command -v faketime >/dev/null 2>&1 && faketime -f '-20m' true 2>/dev/null
+}
+
+ensure_faketime() {
+	if faketime_ok; then
+		return
+	fi
+	step "installing faketime (Debian package) for the AWS CLI auth test"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "scripts/test.sh: faketime is missing or broken; run as root or: sudo apt-get install -y faketime" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq faketime >/dev/null
+	if ! faketime_ok; then
+		echo "scripts/test.sh: faketime installed but 'faketime -f -20m true' fails" >&2
+		exit 1
+	fi
+}
+
 # A fresh machine has Go in /usr/local/go; a login shell may not have put
 # it on PATH.
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
@@ -54,6 +78,7 @@ if ! command -v go >/dev/null 2>&1; then
 	exit 1
 fi
 ensure_awscli
+ensure_faketime
 go version
 /usr/bin/aws --version
 
