@@ -135,6 +135,13 @@ func (r *Ring) create() error {
 	if err := writeFileAtomic(r.dir, r.path, st.raw); err != nil {
 		return err
 	}
+	// dir may be new: make its own entry durable too, as storage does for
+	// a new data directory.
+	if parent := filepath.Dir(filepath.Clean(r.dir)); parent != r.dir {
+		if err := syncDir(parent); err != nil {
+			return fmt.Errorf("sync dir %s: %w", parent, err)
+		}
+	}
 	r.mu.st = st
 	return nil
 }
