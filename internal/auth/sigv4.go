@@ -198,9 +198,10 @@ func parseAmzDate(v string) (time.Time, *awsproto.Error) {
 
 // checkTime refuses a signature dated more than the clock skew after now,
 // or whose validity ended before now. The texts are AWS's: "Signature
-// expired: ..." as every JSON service answers it (dynalite's recorded
-// responses; "- 15 min." from DynamoDB and STS, "- 5 min." from Kinesis),
-// and "Signature not yet current: ..." for the future, from
+// expired: ..." as every JSON service answers it (DynamoDB's, recorded in
+// dynalite's index.js; STS's "- 15 min." in devsecops/bootcamp#101;
+// Kinesis's own, with "- 5 min.", in remind101/logspout-kinesis#21), and
+// "Signature not yet current: ..." for the future, from
 // dacut/scratchstack-aws-signature (src/auth.rs, prevalidate). A presigned
 // URL's window is its X-Amz-Expires, printed the way scratchstack prints a
 // window: whole minutes as "N min", anything else as "N sec".
@@ -216,6 +217,7 @@ func (s signedParts) checkTime(now time.Time) *awsproto.Error {
 	return nil
 }
 
+// windowString prints a validity window as AWS's expiry texts do.
 func windowString(d time.Duration) string {
 	secs := int64(d / time.Second)
 	if secs%60 == 0 {
