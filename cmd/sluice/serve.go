@@ -292,7 +292,7 @@ wait:
 // (streams then cannot be encrypted). A directory that has a ring needs
 // its master key: its encrypted segments are unreadable without it.
 func openKeyRing(cfg serveConfig, log *slog.Logger) (*keyring.Ring, error) {
-	master, err := keyring.LoadMasterKey(cfg.MasterKeyFile, os.Getenv("SLUICE_MASTER_KEY"))
+	master, err := keyring.LoadMasterKey(cfg.MasterKeyFile, os.Getenv(keyring.EnvMasterKey))
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}

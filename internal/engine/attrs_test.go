@@ -427,3 +427,40 @@ func TestAccountSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamEncryptionKeys: StartStreamEncryption takes only keys the ring
+// has; records written under a key read back across a restart; without a
+// ring, encryption is refused with a KMS error.
+func TestStreamEncryptionKeys(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.newAttrStream("s", "")
+	wantAttrMessage(t, h.eng.StartStreamEncryption("s", "alias/nope"), CodeKMSNotFound,
+		"Alias arn:aws:kms:us-east-1:000000000000:alias/nope is not found.")
+	wantAttrMessage(t, h.eng.StartStreamEncryption("s", "1234abcd-12ab-34cd-56ef-1234567890ab"), CodeKMSNotFound,
+		"Key 'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab' does not exist")
+	if info, _ := h.eng.DescribeStream("s"); info.EncryptionType != EncryptionNone {
+		t.Fatalf("a refused key changed the stream: %s", info.EncryptionType)
+	}
+	h.put("s", "a", "before")
+	if err := h.eng.StartStreamEncryption("s", "alias/aws/kinesis"); err != nil {
+		t.Fatal(err)
+	}
+	h.put("s", "b", "after")
+	h.restart()
+	h.put("s", "c", "after restart")
+	res := h.read(h.iterator("s", "shardId-000000000000", "TRIM_HORIZON", "", nil))
+	var got []string
+	for _, r := range res.Records {
+		got = append(got, string(r.Data))
+	}
+	if strings.Join(got, ",") != "before,after,after restart" {
+		t.Fatalf("read %q", got)
+	}
+
+	plain := newHarness(t, Config{})
+	plain.noKeys = true
+	plain.restart()
+	plain.newAttrStream("p", "")
+	wantAttrMessage(t, plain.eng.StartStreamEncryption("p", "alias/aws/kinesis"), CodeKMSInvalidState,
+		"Encryption at rest is not enabled on this server: start sluice serve with --master-key-file or SLUICE_MASTER_KEY.")
+}

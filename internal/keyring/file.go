@@ -54,7 +54,10 @@ var (
 	checkPlaintext = []byte("sluice keyring master key check")
 	checkAAD       = []byte("sluice-keyring/1 check")
 
-	keyIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	// keyIDPattern is what KMS takes for a key id: any UUID (the ring makes
+	// version 4 ones, but an id from elsewhere is "does not exist", not
+	// invalid) or a multi-Region key id.
+	keyIDPattern = regexp.MustCompile(`^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`)
 )
 
 const (

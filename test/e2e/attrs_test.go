@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -221,11 +222,21 @@ func waitStatus(t testing.TB, c *kinesis.Client, name string, status types.Strea
 
 func TestAttrStreamEncryption(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "--state-delay", "300ms")
+	keyFile := writeMasterKey(t)
+	srv := startServer(t, "--state-delay", "300ms", "--master-key-file", keyFile)
 	c := srv.client()
 	ctx := context.Background()
 	createStream(t, c, "secret", 1)
-	const key = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	// The default key, by its ARN.
+	var key string
+	for _, k := range listRingKeys(t, srv.dataDir, keyFile) {
+		if slices.Contains(k.Aliases, "alias/aws/kinesis") {
+			key = k.Arn
+		}
+	}
+	if !strings.HasPrefix(key, "arn:aws:kms:us-east-1:000000000000:key/") {
+		t.Fatalf("default key ARN %q", key)
+	}
 
 	_, err := c.StopStreamEncryption(ctx, &kinesis.StopStreamEncryptionInput{
 		StreamName: aws.String("secret"), EncryptionType: types.EncryptionTypeKms, KeyId: aws.String(key),
