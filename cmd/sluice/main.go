@@ -3,6 +3,7 @@
 //
 //	sluice serve [flags]    run the server
 //	sluice tail [flags] S   follow a stream's records
+//	sluice keys <cmd>       manage the key ring of encryption at rest
 //	sluice version          print the version
 package main
 
