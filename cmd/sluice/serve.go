@@ -245,6 +245,11 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 	if a := srv.TLSAddr(); a != nil {
 		log.Info("sluice serving TLS", "addr", "https://"+a.String())
 	}
+	if ring != nil {
+		log.Info("encryption at rest available", "keys", len(ring.List()))
+	} else {
+		log.Info("encryption at rest is off: no master key (--master-key-file or SLUICE_MASTER_KEY)")
+	}
 	if a := srv.Addr(); a != nil {
 		log.Info("sluice serving", "version", version, "addr", "http://"+a.String(), "data-dir", cfg.DataDir)
 	} else {
@@ -301,7 +306,6 @@ func openKeyRing(cfg serveConfig, log *slog.Logger) (*keyring.Ring, error) {
 			return nil, fmt.Errorf("data directory %s has a key ring (%s): give its master key with --master-key-file or SLUICE_MASTER_KEY",
 				cfg.DataDir, keyring.FileName)
 		}
-		log.Info("encryption at rest is off: no master key (--master-key-file or SLUICE_MASTER_KEY)")
 		return nil, nil
 	}
 	if cfg.MasterKeyFile != "" && keyring.FilePermsTooOpen(cfg.MasterKeyFile) {
@@ -314,7 +318,6 @@ func openKeyRing(cfg serveConfig, log *slog.Logger) (*keyring.Ring, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info("encryption at rest available", "keys", len(ring.List()))
 	return ring, nil
 }
 
