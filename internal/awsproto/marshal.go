@@ -46,6 +46,9 @@ func Marshal(p Protocol, v any) ([]byte, error) {
 	}
 	switch p {
 	case JSON:
+		if a, ok := v.(JSONAppender); ok {
+			return a.AppendJSON(nil), nil
+		}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)

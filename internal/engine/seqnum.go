@@ -2,8 +2,6 @@ package engine
 
 import (
 	"math/bits"
-	"strconv"
-	"strings"
 )
 
 // Sequence numbers follow the layout AWS's are observed to have (see
@@ -94,21 +92,22 @@ func (w uint192) decimal() string {
 		}
 		chunks[c] = rem
 	}
-	var b strings.Builder
-	b.Grow(57)
-	started := false
-	for c := 2; c >= 0; c-- {
-		switch {
-		case started:
-			d := strconv.FormatUint(chunks[c], 10)
-			b.WriteString(strings.Repeat("0", 19-len(d)))
-			b.WriteString(d)
-		case chunks[c] != 0 || c == 0:
-			b.WriteString(strconv.FormatUint(chunks[c], 10))
-			started = true
+	// Digits are written from the right into one buffer: one allocation
+	// (the string) per number, on every PutRecords entry's hot path.
+	var buf [57]byte
+	p := len(buf)
+	for c := 0; c < 3; c++ {
+		v := chunks[c]
+		for i := 0; i < 19; i++ {
+			p--
+			buf[p] = byte('0' + v%10)
+			v /= 10
 		}
 	}
-	return b.String()
+	for p < len(buf)-1 && buf[p] == '0' {
+		p++
+	}
+	return string(buf[p:])
 }
 
 // ParseSeqNum decodes a sequence number this server issued. ok is false for

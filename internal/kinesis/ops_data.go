@@ -150,9 +150,16 @@ func (v *validator) putRecordsEntries(recs []putRecordsEntry, maxBytes int) {
 		if v.full() {
 			return
 		}
-		v.str(awsproto.ListMemberPath("records", i, "partitionKey"), recs[i].PartitionKey, rulePartitionKey)
-		v.str(awsproto.ListMemberPath("records", i, "explicitHashKey"), recs[i].ExplicitHashKey, ruleHashKey)
-		v.blob(awsproto.ListMemberPath("records", i, "data"), recs[i].Data, true, min(maxBytes, modelMaxDataBytes))
+		// Paths are built only for a bad member: this runs for every entry.
+		if !strOK(recs[i].PartitionKey, rulePartitionKey) {
+			v.str(awsproto.ListMemberPath("records", i, "partitionKey"), recs[i].PartitionKey, rulePartitionKey)
+		}
+		if !strOK(recs[i].ExplicitHashKey, ruleHashKey) {
+			v.str(awsproto.ListMemberPath("records", i, "explicitHashKey"), recs[i].ExplicitHashKey, ruleHashKey)
+		}
+		if d := recs[i].Data; d == nil || len(d) > min(maxBytes, modelMaxDataBytes) {
+			v.blob(awsproto.ListMemberPath("records", i, "data"), d, true, min(maxBytes, modelMaxDataBytes))
+		}
 	}
 }
 

@@ -44,6 +44,18 @@ type strRule struct {
 // AWS's order (enum, pattern, minimum, maximum length). Lengths count Unicode
 // characters; AWS counts UTF-16 units, so the two differ only for
 // characters outside the Basic Multilingual Plane.
+// strOK reports whether str would find nothing wrong with val: the hot
+// paths check first and build a member's path only for a bad value.
+func strOK(val *string, r strRule) bool {
+	if val == nil {
+		return !r.required
+	}
+	s := *val
+	n := utf8.RuneCountInString(s)
+	return (r.enum == nil || contains(r.enum, s)) && (r.pattern == nil || r.pattern.MatchString(s)) &&
+		n >= r.min && (r.max <= 0 || n <= r.max)
+}
+
 func (v *validator) str(path string, val *string, r strRule) {
 	if val == nil {
 		if r.required {

@@ -1,0 +1,87 @@
+package kinesis
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sluicedata/sluice/internal/awsproto"
+)
+
+// stdJSON is encoding/json's output with HTML escaping off, as
+// awsproto.Marshal produces without the fast path.
+func stdJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func randString(r *rand.Rand) string {
+	alphabet := []string{"a", "Z", "0", "\"", "\\", "\n", "\r", "\t", "\b", "\f", "\x00", "\x1f", "<", ">", "&",
+		"é", "日本", "\u2028", "\u2029", "\xff", "\xc3", "😀", " ", "/"}
+	n := r.IntN(12)
+	var b []byte
+	for range n {
+		b = append(b, alphabet[r.IntN(len(alphabet))]...)
+	}
+	return string(b)
+}
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		var pro putRecordsOutput
+		if i%7 != 0 {
+			pro.Records = make([]putRecordsResultEntry, r.IntN(4))
+		}
+		for j := range pro.Records {
+			if r.IntN(2) == 0 {
+				pro.Records[j] = putRecordsResultEntry{SequenceNumber: randString(r), ShardId: randString(r)}
+			} else {
+				pro.Records[j] = putRecordsResultEntry{ErrorCode: randString(r), ErrorMessage: randString(r)}
+			}
+		}
+		pro.FailedRecordCount = r.IntN(500)
+		if r.IntN(3) == 0 {
+			pro.EncryptionType = randString(r)
+		}
+		if got, want := pro.AppendJSON(nil), stdJSON(t, pro); !bytes.Equal(got, want) {
+			t.Fatalf("PutRecords output:\n got %s\nwant %s", got, want)
+		}
+
+		var gro getRecordsOutput
+		if i%5 != 0 {
+			gro.Records = make([]recordOut, r.IntN(4))
+		}
+		for j := range gro.Records {
+			var data []byte
+			if r.IntN(4) != 0 {
+				data = []byte(randString(r))
+			}
+			gro.Records[j] = recordOut{SequenceNumber: randString(r), Data: data, PartitionKey: randString(r),
+				ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: r.Int64N(4e12) - 1e12}}
+			if r.IntN(3) == 0 {
+				gro.Records[j].EncryptionType = "KMS"
+			}
+		}
+		if r.IntN(2) == 0 {
+			gro.NextShardIterator = randString(r)
+		}
+		gro.MillisBehindLatest = r.Int64N(1e9)
+		if r.IntN(4) == 0 {
+			gro.ChildShards = []childShard{{ShardId: "shardId-000000000002", ParentShards: []string{"shardId-000000000000"},
+				HashKeyRange: hashKeyRange{StartingHashKey: "0", EndingHashKey: "340282366920938463463374607431768211455"}}}
+		} else if r.IntN(2) == 0 {
+			gro.ChildShards = []childShard{}
+		}
+		if got, want := gro.AppendJSON(nil), stdJSON(t, gro); !bytes.Equal(got, want) {
+			t.Fatalf("GetRecords output:\n got %s\nwant %s", got, want)
+		}
+	}
+}
