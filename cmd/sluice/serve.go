@@ -38,6 +38,7 @@ type serveConfig struct {
 	AccountID   string        // the account id in ARNs and messages
 	StateDelay  time.Duration // how long CREATING/UPDATING/DELETING last; 0 means instant
 	ShardLimits string        // "aws" enforces per-shard throughput limits, "off" disables them
+	ShardQuota  int           // the account's shard limit (AWS's default: 500)
 	IteratorTTL time.Duration // shard iterator lifetime; AWS's is 5m
 	// SubscriptionLifetime is how long a SubscribeToShard stream lasts; AWS's is 5m.
 	SubscriptionLifetime time.Duration
@@ -69,6 +70,8 @@ func (c *serveConfig) Validate() error {
 		return fmt.Errorf("--region %q is not a region name like us-east-1", c.Region)
 	case !accountPattern.MatchString(c.AccountID):
 		return fmt.Errorf("--account-id must be 12 digits, not %q", c.AccountID)
+	case c.ShardQuota < 1 || c.ShardQuota > 1_000_000:
+		return fmt.Errorf("--shard-quota must be between 1 and 1000000, not %d", c.ShardQuota)
 	case c.StateDelay < 0:
 		return errors.New("--state-delay must not be negative")
 	case c.IteratorTTL <= 0:
@@ -121,6 +124,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AccountID, "account-id", "000000000000", "12-digit account id used in ARNs and messages")
 	fs.DurationVar(&c.StateDelay, "state-delay", 0, "how long streams stay CREATING, UPDATING and DELETING")
 	fs.StringVar(&c.ShardLimits, "shard-limits", "aws", "per-shard throughput limits: aws or off")
+	fs.IntVar(&c.ShardQuota, "shard-quota", 500, "the account's shard limit across all streams (AWS's default quota is 500; raise it as you would ask AWS to)")
 	fs.DurationVar(&c.IteratorTTL, "iterator-ttl", 5*time.Minute, "how long shard iterators stay valid (AWS: 5m; shorter for tests)")
 	fs.DurationVar(&c.SubscriptionLifetime, "subscription-lifetime", 5*time.Minute, "how long a SubscribeToShard stream lasts (AWS: 5m; shorter for tests)")
 	fs.StringVar(&c.Auth, "auth", "none", "authentication: none (any request; loopback only) or sigv4 (checked against --credentials-file)")
@@ -201,7 +205,7 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 	ecfg := engine.Config{
 		Region: cfg.Region, AccountID: cfg.AccountID, StateDelay: cfg.StateDelay,
 		IteratorTTL: cfg.IteratorTTL, SubscriptionLifetime: cfg.SubscriptionLifetime, Logger: log,
-		Keys: ring,
+		Keys: ring, ShardQuota: cfg.ShardQuota,
 	}
 	if cfg.ShardLimits == "aws" {
 		ecfg.ShardLimits = engine.AWSShardLimits()
