@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrInjected is the error an ErrorFS returns (wrapped with the operation
@@ -48,7 +50,9 @@ func (o Op) String() string {
 // Injector decides whether an operation fails. MaybeError is called before
 // the operation runs, from any goroutine; a non-nil error is returned to the
 // caller and the operation is not performed (so an injected write writes
-// nothing and an injected sync syncs nothing).
+// nothing and an injected sync syncs nothing), except that a
+// *ShortWriteError for a write performs part of it first. An Injector that
+// sleeps before returning nil simulates a slow disk.
 type Injector interface {
 	MaybeError(op Op, path string) error
 }
@@ -200,16 +204,30 @@ func (e *errorFile) ReadAt(p []byte, off int64) (int, error) {
 
 func (e *errorFile) Write(p []byte) (int, error) {
 	if err := e.inj.MaybeError(OpWrite, e.path); err != nil {
-		return 0, err
+		return e.shortWrite(err, p, func(b []byte) (int, error) { return e.f.Write(b) })
 	}
 	return e.f.Write(p)
 }
 
 func (e *errorFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := e.inj.MaybeError(OpWrite, e.path); err != nil {
-		return 0, err
+		return e.shortWrite(err, p, func(b []byte) (int, error) { return e.f.WriteAt(b, off) })
 	}
 	return e.f.WriteAt(p, off)
+}
+
+// shortWrite returns an injected write error, first writing the part of p
+// a *ShortWriteError asks for.
+func (e *errorFile) shortWrite(err error, p []byte, write func([]byte) (int, error)) (int, error) {
+	var sw *ShortWriteError
+	if !errors.As(err, &sw) {
+		return 0, err
+	}
+	n, werr := write(p[:min(max(sw.N, 0), len(p))])
+	if werr != nil {
+		return n, werr
+	}
+	return n, &os.PathError{Op: "write", Path: e.path, Err: sw.Err}
 }
 
 func (e *errorFile) Sync() error {
@@ -236,3 +254,97 @@ func (e *errorFile) Stat() (os.FileInfo, error) {
 // Close is never injected: a test that fails Close learns nothing storage
 // can act on, and leaking the inner file would trip leak checks.
 func (e *errorFile) Close() error { return e.f.Close() }
+
+// ShortWriteError is what an Injector returns to make a write behave like
+// one that ran out of space part way, as write(2) does on a full disk: the
+// first N bytes are written and the call then fails with Err (wrapped in an
+// *os.PathError), reporting N bytes written. For other operations it is an
+// ordinary injected error.
+type ShortWriteError struct {
+	N   int
+	Err error
+}
+
+func (e *ShortWriteError) Error() string {
+	return fmt.Sprintf("short write of %d bytes: %v", e.N, e.Err)
+}
+
+func (e *ShortWriteError) Unwrap() error { return e.Err }
+
+// Faults is an Injector that tests switch while the code under test runs:
+// each rule fails, or stalls, one kind of operation on the paths it
+// matches, until Clear. A failing rule returns its error in an
+// *os.PathError (or as is, for a *ShortWriteError), as the OS would; a
+// stalling rule sleeps before letting the operation run, like a slow disk.
+// The zero value injects nothing. Safe for concurrent use.
+type Faults struct {
+	mu    sync.Mutex
+	rules []faultRule
+	fired atomic.Int64
+}
+
+type faultRule struct {
+	op    Op
+	match func(string) bool
+	err   error
+	delay time.Duration
+}
+
+// Fail makes every op on a path that match accepts (nil: every path) fail
+// with err, from now until Clear.
+func (f *Faults) Fail(op Op, match func(path string) bool, err error) {
+	f.add(faultRule{op: op, match: match, err: err})
+}
+
+// Stall makes every op on a path that match accepts (nil: every path) wait
+// d before it runs, from now until Clear. A stall already sleeping when
+// Clear is called finishes its sleep.
+func (f *Faults) Stall(op Op, match func(path string) bool, d time.Duration) {
+	f.add(faultRule{op: op, match: match, delay: d})
+}
+
+func (f *Faults) add(r faultRule) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = append(f.rules, r)
+}
+
+// Clear removes every rule.
+func (f *Faults) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = nil
+}
+
+// Fired returns how many operations a rule has failed or stalled so far.
+func (f *Faults) Fired() int64 { return f.fired.Load() }
+
+// MaybeError implements Injector. The first matching rule applies.
+func (f *Faults) MaybeError(op Op, path string) error {
+	f.mu.Lock()
+	var rule *faultRule
+	for i := range f.rules {
+		if r := &f.rules[i]; r.op == op && (r.match == nil || r.match(path)) {
+			rule = r
+			break
+		}
+	}
+	var r faultRule
+	if rule != nil {
+		r = *rule
+	}
+	f.mu.Unlock()
+	if rule == nil {
+		return nil
+	}
+	f.fired.Add(1)
+	if r.err == nil {
+		time.Sleep(r.delay)
+		return nil
+	}
+	var sw *ShortWriteError
+	if errors.As(r.err, &sw) {
+		return r.err
+	}
+	return &os.PathError{Op: op.String(), Path: path, Err: r.err}
+}

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -45,7 +46,16 @@ type memNode struct {
 
 	children       map[string]*memNode
 	syncedChildren map[string]*memNode
+
+	// lost holds the pages (index = byte offset / memPageBytes) whose
+	// writeback failed (FailWriteback): their data stays readable but no
+	// Sync writes it until a write touches the page again.
+	lost map[int64]bool
 }
+
+// memPageBytes is the page size FailWriteback works in, as the kernel's
+// page cache does.
+const memPageBytes = 4096
 
 func newDirNode() *memNode {
 	return &memNode{isDir: true, modTime: time.Now(),
@@ -344,8 +354,70 @@ func (n *memNode) infoLocked(name string) os.FileInfo {
 	return fi
 }
 
+// FailWriteback makes the named file behave as Linux leaves a file whose
+// writeback failed (the "fsyncgate" behaviour an fsync error reports): every
+// page written since the last Sync keeps its new data for readers, but is
+// marked clean, so no later Sync writes it and a crash finds the page as it
+// was at the last Sync (zeros past the synced length). A page becomes dirty
+// again only when a write touches it; Truncate drops the pages wholly past
+// the new size but leaves the page it cuts through marked, the worst case
+// (ext4 and XFS happen to re-dirty that page). The file's size is still
+// persisted by the next Sync, as fdatasync does. Tests call it from an
+// Injector that fails a Sync, to check that storage never trusts data a
+// failed fsync covered.
+func (m *MemFS) FailWriteback(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.lookupLocked(name)
+	if err != nil {
+		return pathErr("failwriteback", name, err)
+	}
+	if n.isDir {
+		return pathErr("failwriteback", name, fmt.Errorf("is a directory"))
+	}
+	for p := int64(0); p*memPageBytes < int64(len(n.data)); p++ {
+		lo, hi := p*memPageBytes, min((p+1)*memPageBytes, int64(len(n.data)))
+		if hi > int64(len(n.synced)) || !bytes.Equal(n.data[lo:hi], n.synced[lo:hi]) {
+			if n.lost == nil {
+				n.lost = map[int64]bool{}
+			}
+			n.lost[p] = true
+		}
+	}
+	return nil
+}
+
+// syncLocked makes the file's data what survives a crash, except for lost
+// pages, which keep their previously synced bytes.
+func (n *memNode) syncLocked() {
+	d := n.data
+	if len(n.lost) == 0 {
+		n.synced = d[:len(d):len(d)]
+		n.shared = true
+		return
+	}
+	s := slices.Clone(d)
+	for p := range n.lost {
+		lo := p * memPageBytes
+		if lo >= int64(len(s)) {
+			continue
+		}
+		hi := min(lo+memPageBytes, int64(len(s)))
+		clear(s[lo:hi])
+		if lo < int64(len(n.synced)) {
+			copy(s[lo:hi], n.synced[lo:min(hi, int64(len(n.synced)))])
+		}
+	}
+	n.synced, n.shared = s, false
+}
+
 // writeAtLocked copies p into the file at off, zero-filling any gap.
 func (n *memNode) writeAtLocked(p []byte, off int64) {
+	if len(n.lost) > 0 && len(p) > 0 {
+		for pg := off / memPageBytes; pg <= (off+int64(len(p))-1)/memPageBytes; pg++ {
+			delete(n.lost, pg)
+		}
+	}
 	if n.shared && off < int64(len(n.synced)) {
 		n.data = slices.Clone(n.data)
 		n.shared = false
@@ -374,6 +446,11 @@ func (n *memNode) growLocked(size int64) {
 }
 
 func (n *memNode) truncateLocked(size int64) {
+	for p := range n.lost {
+		if p*memPageBytes >= size {
+			delete(n.lost, p)
+		}
+	}
 	switch {
 	case size < int64(len(n.data)):
 		if n.shared && size < int64(len(n.synced)) {
@@ -480,9 +557,7 @@ func (f *memFile) Sync() error {
 	if err := f.checkLocked("sync", false); err != nil {
 		return err
 	}
-	d := f.n.data
-	f.n.synced = d[:len(d):len(d)]
-	f.n.shared = true
+	f.n.syncLocked()
 	return nil
 }
 
