@@ -36,7 +36,7 @@ var catalogue = mustLoadCatalogue(catalogueJSON)
 
 var (
 	knownServices = []string{"kinesis", "firehose", "kinesisanalytics", "dynamodb", "protocol"}
-	knownStatuses = []int{400, 403, 404, 409, 413, 429, 500, 502, 503, 504}
+	knownStatuses = []int{400, 403, 404, 408, 409, 413, 429, 500, 502, 503, 504}
 )
 
 // mustLoadCatalogue parses and checks errors.json. Bad data is a

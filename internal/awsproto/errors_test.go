@@ -59,6 +59,8 @@ var wantExceptions = map[string]struct {
 	"ExpiredTokenException":               {400, false},
 	"ThrottlingException":                 {400, true},
 	"RequestEntityTooLargeException":      {413, false},
+	"RequestTimeoutException":             {408, true},
+	"MalformedHttpRequestException":       {400, false},
 	"InternalFailure":                     {500, true},
 	// DynamoDB (KCL lease tables).
 	"ConditionalCheckFailedException":          {400, false},
