@@ -53,6 +53,8 @@ type serveConfig struct {
 	// MasterKeyFile holds the master key of encryption at rest; without
 	// it, the key itself may be given in SLUICE_MASTER_KEY.
 	MasterKeyFile string
+	// MaxConnections bounds the open client connections of both ports.
+	MaxConnections int
 }
 
 var (
@@ -70,6 +72,8 @@ func (c *serveConfig) Validate() error {
 		return fmt.Errorf("--region %q is not a region name like us-east-1", c.Region)
 	case !accountPattern.MatchString(c.AccountID):
 		return fmt.Errorf("--account-id must be 12 digits, not %q", c.AccountID)
+	case c.MaxConnections < 1:
+		return fmt.Errorf("--max-connections must be at least 1, not %d", c.MaxConnections)
 	case c.ShardQuota < 1 || c.ShardQuota > 1_000_000:
 		return fmt.Errorf("--shard-quota must be between 1 and 1000000, not %d", c.ShardQuota)
 	case c.StateDelay < 0:
@@ -127,6 +131,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ShardQuota, "shard-quota", 500, "the account's shard limit across all streams (AWS's default quota is 500; raise it as you would ask AWS to)")
 	fs.DurationVar(&c.IteratorTTL, "iterator-ttl", 5*time.Minute, "how long shard iterators stay valid (AWS: 5m; shorter for tests)")
 	fs.DurationVar(&c.SubscriptionLifetime, "subscription-lifetime", 5*time.Minute, "how long a SubscribeToShard stream lasts (AWS: 5m; shorter for tests)")
+	fs.IntVar(&c.MaxConnections, "max-connections", server.DefaultMaxConnections, "most open client connections, both ports together; new ones beyond it are closed at once")
 	fs.StringVar(&c.Auth, "auth", "none", "authentication: none (any request; loopback only) or sigv4 (checked against --credentials-file)")
 	fs.StringVar(&c.CredentialsFile, "credentials-file", "", "JSON file of users and access keys for --auth sigv4; reloaded on SIGHUP")
 	fs.BoolVar(&c.InsecureAllowAnonymous, "insecure-allow-anonymous", false, "allow --auth none on a non-loopback address")
@@ -215,7 +220,8 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 		store.Close()
 		return fmt.Errorf("load streams from %s: %w", cfg.DataDir, err)
 	}
-	scfg := server.Config{Listen: cfg.Listen, TLSListen: cfg.TLSListen, AccountID: cfg.AccountID, Logger: log}
+	scfg := server.Config{Listen: cfg.Listen, TLSListen: cfg.TLSListen, AccountID: cfg.AccountID, Logger: log,
+		MaxConnections: cfg.MaxConnections}
 	var reload func() error
 	if cfg.Auth == "sigv4" {
 		creds, err := auth.LoadCredentials(cfg.CredentialsFile)

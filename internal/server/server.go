@@ -43,7 +43,27 @@ type Config struct {
 	// MaxRequestBytes bounds request bodies; zero means
 	// DefaultMaxRequestBytes. Larger bodies get HTTP 413.
 	MaxRequestBytes int64
-	Logger          *slog.Logger // nil means slog.Default()
+	// MaxHeaderBytes bounds a request's headers; zero means
+	// DefaultMaxHeaderBytes. Larger header blocks get HTTP 431.
+	MaxHeaderBytes int
+	// MaxConnections bounds the open connections of both ports together;
+	// zero means DefaultMaxConnections. Connections beyond it are closed
+	// when accepted.
+	MaxConnections int
+	// BodyTimeout is how long a request body may take to arrive, and a
+	// response body to be taken, beyond what MinBodyBytesPerSecond allows
+	// for its size; zero means DefaultBodyTimeout. A request body that
+	// arrives too slowly gets HTTP 408 and the connection is closed.
+	// SubscribeToShard's event stream is bounded per event.
+	BodyTimeout time.Duration
+	// MinBodyBytesPerSecond is the slowest rate a body may be sent or
+	// taken at once BodyTimeout has passed; zero means
+	// DefaultMinBodyBytesPerSecond.
+	MinBodyBytesPerSecond int64
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request; zero means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	Logger      *slog.Logger // nil means slog.Default()
 	// Verifier checks SigV4 signatures; nil accepts any request (--auth none).
 	Verifier *auth.Verifier
 	// AccountID names the account in IAM principal ARNs.
@@ -59,25 +79,23 @@ type Server struct {
 	https   *http.Server // the TLS port, when configured
 	ln      net.Listener
 	tlsLn   net.Listener
+	conns   *connLimiter // both ports' connections
 }
 
 // New returns a server that answers Kinesis requests with k.
 func New(cfg Config, k *kinesis.Service) *Server {
-	if cfg.MaxRequestBytes == 0 {
-		cfg.MaxRequestBytes = DefaultMaxRequestBytes
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	s := &Server{cfg: cfg, kinesis: k, log: cfg.Logger}
+	cfg.fillDefaults()
+	s := &Server{cfg: cfg, kinesis: k, log: cfg.Logger,
+		conns: &connLimiter{max: int64(cfg.MaxConnections), log: cfg.Logger}}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
 		Handler:           s,
 		Protocols:         &protocols,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       5 * time.Minute,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	if cfg.TLSListen != "" {
@@ -88,12 +106,38 @@ func New(cfg Config, k *kinesis.Service) *Server {
 			Handler:           s,
 			Protocols:         &tlsProtocols,
 			TLSConfig:         cfg.TLS,
-			ReadHeaderTimeout: 30 * time.Second,
-			IdleTimeout:       5 * time.Minute,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    cfg.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug), // handshake noise
 		}
 	}
 	return s
+}
+
+// fillDefaults replaces zero settings with their defaults.
+func (c *Config) fillDefaults() {
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.MinBodyBytesPerSecond == 0 {
+		c.MinBodyBytesPerSecond = DefaultMinBodyBytesPerSecond
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 }
 
 // Listen binds the configured addresses. It fails if a port is in use.
@@ -106,7 +150,7 @@ func (s *Server) Listen() error {
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 		}
-		s.ln = ln
+		s.ln = &limitListener{Listener: ln, lim: s.conns}
 	}
 	if s.https != nil {
 		tl, err := net.Listen("tcp", s.cfg.TLSListen)
@@ -116,7 +160,9 @@ func (s *Server) Listen() error {
 			}
 			return fmt.Errorf("listen on %s: %w", s.cfg.TLSListen, err)
 		}
-		s.tlsLn = tls.NewListener(tl, s.cfg.TLS)
+		// Counted before the handshake, so that connections over the
+		// limit cost none.
+		s.tlsLn = tls.NewListener(&limitListener{Listener: tl, lim: s.conns}, s.cfg.TLS)
 	}
 	return nil
 }
@@ -173,6 +219,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // ServeHTTP routes one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		// Answers that never read the body are bounded too: net/http
+		// reads up to 256 KiB of an unread HTTP/1.1 body after the
+		// handler, to keep the connection. readBody moves the deadline
+		// on as the body arrives.
+		_ = http.NewResponseController(w).SetReadDeadline(transferDeadline(time.Now(),
+			max(r.ContentLength, 0), s.cfg.BodyTimeout, s.cfg.MinBodyBytesPerSecond))
+	}
 	h := w.Header()
 	h.Set("x-amzn-RequestId", newRequestID())
 	if origin := r.Header.Get("Origin"); origin != "" {
@@ -197,7 +251,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveAPI handles a POST: protocol, target, body, then the service.
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveAPI(rw http.ResponseWriter, r *http.Request) {
+	w := &deadlineWriter{ResponseWriter: rw, rc: http.NewResponseController(rw),
+		grace: s.cfg.BodyTimeout, rate: s.cfg.MinBodyBytesPerSecond}
 	proto, ok := awsproto.ParseContentType(r.Header.Get("Content-Type"))
 	target := r.Header.Get("X-Amz-Target")
 	service, op, _ := strings.Cut(target, ".")
@@ -212,17 +268,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength > s.cfg.MaxRequestBytes {
-		writeTooLarge(w)
+		s.writeTooLarge(w, proto)
 		return
 	}
-	body, err := readBody(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes), r.ContentLength)
+	body, err := s.readBody(w, r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeTooLarge(w)
-			return
-		}
-		s.log.Debug("read request body", "err", err)
+		s.writeBodyError(w, proto, err)
 		return
 	}
 	if service != kinesis.TargetPrefix || !kinesis.IsOperation(op) {
@@ -262,24 +313,72 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readBody reads a request body whose declared length (-1 if unknown,
-// already checked against the limit) sizes the buffer once: io.ReadAll's
+// readBody reads the request body: at most MaxRequestBytes, and no slower
+// than BodyTimeout and MinBodyBytesPerSecond allow. A declared length
+// (already checked against the limit) sizes the buffer once: io.ReadAll's
 // doubling from 512 bytes copied a 5 MiB PutRecords body a dozen times.
 // net/http ends the body at its Content-Length.
-func readBody(r io.Reader, declared int64) ([]byte, error) {
-	if declared < 0 {
-		return io.ReadAll(r)
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength == 0 {
+		// No body to wait for. On HTTP/1.1 net/http is already reading
+		// ahead for the next request, which a deadline would cut off.
+		return nil, nil
 	}
-	b := make([]byte, declared)
-	if _, err := io.ReadFull(r, b); err != nil {
+	rc := http.NewResponseController(w)
+	rd := &deadlineReader{
+		r:  http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes),
+		rc: rc, start: time.Now(), grace: s.cfg.BodyTimeout, rate: s.cfg.MinBodyBytesPerSecond,
+	}
+	var b []byte
+	var err error
+	if r.ContentLength < 0 {
+		b, err = io.ReadAll(rd)
+	} else {
+		b = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(rd, b)
+	}
+	if err != nil {
+		// The deadline stays: net/http reads on to the end of the body
+		// (up to 256 KiB) before it closes the connection, and must not
+		// wait on a stalled client forever.
 		return nil, err
 	}
+	// net/http clears an HTTP/1.1 connection's read deadline itself when
+	// the body ends; an HTTP/2 stream's lasts until cleared.
+	_ = rc.SetReadDeadline(time.Time{})
 	return b, nil
 }
 
-func writeTooLarge(w http.ResponseWriter) {
+// writeBodyError answers a request whose body could not be read. The rest
+// of the body is not read, so the connection is closed after the answer.
+func (s *Server) writeBodyError(w http.ResponseWriter, proto awsproto.Protocol, err error) {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		s.writeTooLarge(w, proto)
+	case isTimeout(err):
+		w.Header().Set("Connection", "close")
+		awsproto.WriteError(w, proto, awsproto.Errorf("RequestTimeoutException",
+			"Reading the request body timed out: it must arrive within %v plus 1 s for every %d bytes.",
+			s.cfg.BodyTimeout, s.cfg.MinBodyBytesPerSecond))
+	default:
+		// A truncated or malformed chunked body, or a client gone away.
+		// One still there gets an answer, rather than a bare close or
+		// net/http's default 200.
+		s.log.Debug("read request body", "err", err)
+		w.Header().Set("Connection", "close")
+		awsproto.WriteError(w, proto, awsproto.Errorf("MalformedHttpRequestException",
+			"The request body could not be read: %v.", err))
+	}
+}
+
+// writeTooLarge answers a body over MaxRequestBytes. AWS's front end sends
+// a bare 413 (boto3 reports its code as "413"); this one carries the AWS
+// Common Errors name and the limit, in the request's protocol.
+func (s *Server) writeTooLarge(w http.ResponseWriter, proto awsproto.Protocol) {
 	w.Header().Set("Connection", "close")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	awsproto.WriteError(w, proto, awsproto.Errorf("RequestEntityTooLargeException",
+		"Request body is larger than %d bytes.", s.cfg.MaxRequestBytes))
 }
 
 func writeXMLError(w http.ResponseWriter, status int, typ, msg string) {
@@ -319,7 +418,7 @@ func newRequestID() string {
 
 // serveSubscription streams a SubscribeToShard response as event-stream
 // messages, over HTTP/2 or chunked HTTP/1.1.
-func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, req *kinesis.Request) {
+func (s *Server) serveSubscription(w *deadlineWriter, r *http.Request, req *kinesis.Request) {
 	ew := &eventWriter{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(w)}
 	err := s.kinesis.SubscribeToShard(r.Context(), req, ew)
 	if err == nil {
@@ -333,9 +432,11 @@ func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, req *
 	s.log.Debug("subscription ended", "err", err)
 }
 
-// eventWriter is a kinesis.EventWriter over an HTTP response.
+// eventWriter is a kinesis.EventWriter over an HTTP response. Each event
+// must be taken by the client within the response write deadline; between
+// events there is none.
 type eventWriter struct {
-	w     http.ResponseWriter
+	w     *deadlineWriter
 	rc    *http.ResponseController
 	enc   *eventstream.Encoder
 	begun bool
@@ -345,11 +446,14 @@ func (e *eventWriter) Begin() error {
 	e.w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 	e.w.WriteHeader(http.StatusOK)
 	e.begun = true
+	e.w.setDeadline(0)
+	defer e.w.clearDeadline()
 	return e.rc.Flush()
 }
 
 func (e *eventWriter) Write(m *eventstream.Message) error {
-	if err := e.enc.Encode(m); err != nil {
+	defer e.w.clearDeadline()
+	if err := e.enc.Encode(m); err != nil { // sets the deadline
 		return err
 	}
 	return e.rc.Flush()
