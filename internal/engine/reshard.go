@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/sluicedata/sluice/internal/storage"
 )
 
 // Resharding limits (AWS's defaults).
@@ -127,7 +130,19 @@ func (e *Engine) newChildLocked(st *stream, rng HashRange, now int64, index uint
 	if err != nil {
 		panic(err) // the range came from existing shards
 	}
-	if sh.log, err = e.store.CreateShard(sh.store); err != nil {
+	sh.log, err = e.store.CreateShard(sh.store)
+	if errors.Is(err, storage.ErrShardExists) {
+		// A crash after an earlier reshard created this log and before the
+		// catalog recorded that reshard leaves the log behind (as does a
+		// discardLocked whose delete failed). Its index is not below
+		// NextShardIndex, so no shard in the catalog is stored there and
+		// nothing was ever appended to it: replace it.
+		e.log.Warn("replace a shard log left by a reshard that was never recorded", "stream", st.meta.Name, "shard", sh.id)
+		if err = e.store.DeleteShard(sh.store); err == nil {
+			sh.log, err = e.store.CreateShard(sh.store)
+		}
+	}
+	if err != nil {
 		return nil, e.internalFailure(fmt.Errorf("create shard %s of %s: %w", sh.id, st.meta.Name, err))
 	}
 	return sh, nil
