@@ -4,6 +4,7 @@
 //	sluice serve [flags]    run the server
 //	sluice tail [flags] S   follow a stream's records
 //	sluice keys <cmd>       manage the key ring of encryption at rest
+//	sluice bench <mode>     load-test a Kinesis endpoint, or the disk
 //	sluice version          print the version
 package main
 
@@ -32,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return tail(args[1:], stdout, stderr)
 	case "keys":
 		return keys(args[1:], stdout, stderr)
+	case "bench":
+		return benchRun(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "sluice", version)
 		return 0
@@ -51,6 +54,7 @@ Commands:
   serve     run the Kinesis-compatible server (see sluice serve -h)
   tail      follow every shard of a stream and print its records (sluice tail -h)
   keys      manage the encryption-at-rest key ring: create, list, alias, rotate (sluice keys help)
+  bench     load-test any Kinesis endpoint: put, get, e2e, fanout; or the disk (sluice bench help)
   version   print the version
 `)
 }

@@ -1,0 +1,256 @@
+package bench
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/sluicedata/sluice/internal/awsproto"
+)
+
+// Every record the benchmark writes starts with a stamp of stampBytes:
+// the send time in Unix nanoseconds (8 bytes, big-endian), then
+// stampMagic. A reader that finds the magic after 8 bytes takes the first
+// 8 as the time the record was sent; records without it (written by
+// someone else) are counted but not timed.
+const stampMagic = 0xb5
+
+const throttleCode = "ProvisionedThroughputExceededException"
+
+// stampOf returns the send time stamped into a record's data.
+func stampOf(data []byte) (int64, bool) {
+	if len(data) < stampBytes || data[8] != stampMagic {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(data)), true
+}
+
+// stampOfBase64 returns the send time stamped into a record's data given
+// as base64 text: the stamp is the first 12 characters.
+func stampOfBase64(text []byte) (int64, bool) {
+	var b [stampBytes]byte
+	if len(text) < 12 {
+		return 0, false
+	}
+	if _, err := base64.StdEncoding.Decode(b[:], text[:12]); err != nil {
+		return 0, false
+	}
+	return stampOf(b[:])
+}
+
+// base64Len is the decoded size of padded base64 text.
+func base64Len(text []byte) int64 {
+	n := int64(len(text)) / 4 * 3
+	for i := len(text) - 1; i >= 0 && i >= len(text)-2 && text[i] == '='; i-- {
+		n--
+	}
+	return n
+}
+
+// latencySink records put-to-read latency: now minus each record's stamp.
+// A nil *latencySink records nothing.
+type latencySink struct {
+	hist *Histogram
+	now  int64 // when the answer arrived, Unix nanoseconds
+}
+
+func (l *latencySink) add(stamp int64) {
+	l.hist.Record(time.Duration(l.now - stamp))
+}
+
+// putAnswer is what a PutRecords answer says: how many entries it has,
+// how many were throttled, how many failed otherwise, and the first such
+// failure.
+type putAnswer struct {
+	entries, throttled, failed int
+	firstError                 string
+}
+
+func parsePutRecords(p awsproto.Protocol, body []byte) (putAnswer, error) {
+	if p == awsproto.CBOR {
+		return parsePutRecordsCBOR(body)
+	}
+	var a putAnswer
+	s := jsonScan{b: body}
+	s.open('{')
+	for s.more('}') {
+		if k := s.key(); s.null() {
+			continue
+		} else if string(k) != "Records" {
+			s.skip()
+			continue
+		}
+		s.open('[')
+		for s.more(']') {
+			var code, msg string
+			s.open('{')
+			for s.more('}') {
+				switch k := s.key(); {
+				case s.null():
+				case string(k) == "ErrorCode":
+					code = s.text()
+				case string(k) == "ErrorMessage":
+					msg = s.text()
+				default:
+					s.skip()
+				}
+			}
+			a.entry(code, msg)
+		}
+	}
+	return a, s.err
+}
+
+func parsePutRecordsCBOR(body []byte) (putAnswer, error) {
+	var a putAnswer
+	s := cborScan{b: body}
+	n := s.open(cborMap)
+	for seen := 0; s.more(n, &seen); {
+		if k, _ := s.str(); s.null() {
+			continue
+		} else if string(k) != "Records" {
+			s.skip()
+			continue
+		}
+		m := s.open(cborArray)
+		for seenR := 0; s.more(m, &seenR); {
+			var code, msg string
+			e := s.open(cborMap)
+			for seenE := 0; s.more(e, &seenE); {
+				switch k, _ := s.str(); {
+				case s.null():
+				case string(k) == "ErrorCode":
+					v, _ := s.str()
+					code = string(v)
+				case string(k) == "ErrorMessage":
+					v, _ := s.str()
+					msg = string(v)
+				default:
+					s.skip()
+				}
+			}
+			a.entry(code, msg)
+		}
+	}
+	return a, s.err
+}
+
+func (a *putAnswer) entry(code, msg string) {
+	a.entries++
+	switch code {
+	case "":
+	case throttleCode:
+		a.throttled++
+	default:
+		a.failed++
+		if a.firstError == "" {
+			a.firstError = fmt.Sprintf("PutRecords entry: %s: %s", code, msg)
+		}
+	}
+}
+
+// recordsAnswer is what a GetRecords answer or a SubscribeToShardEvent
+// says: the records' count and data bytes, the iterator or continuation
+// to go on from, and how far behind the reader is.
+type recordsAnswer struct {
+	records      int
+	bytes        int64
+	next         string // NextShardIterator or ContinuationSequenceNumber
+	hasNext      bool
+	millisBehind int64
+}
+
+// parseRecords reads an answer whose records are in Records and whose
+// position is in the member nextKey. lat, if not nil, receives each
+// stamped record's latency.
+func parseRecords(p awsproto.Protocol, body []byte, nextKey string, lat *latencySink) (recordsAnswer, error) {
+	if p == awsproto.CBOR {
+		return parseRecordsCBOR(body, nextKey, lat)
+	}
+	var a recordsAnswer
+	s := jsonScan{b: body}
+	s.open('{')
+	for s.more('}') {
+		switch k := s.key(); {
+		case s.null():
+		case string(k) == "Records":
+			s.open('[')
+			for s.more(']') {
+				a.records++
+				s.open('{')
+				for s.more('}') {
+					if k := s.key(); s.null() {
+						continue
+					} else if string(k) != "Data" {
+						s.skip()
+						continue
+					}
+					data, _ := s.str()
+					a.bytes += base64Len(data)
+					if ts, ok := stampOfBase64(data); ok && lat != nil {
+						lat.add(ts)
+					}
+				}
+			}
+		case string(k) == nextKey:
+			a.next, a.hasNext = s.text(), true
+		case string(k) == "MillisBehindLatest":
+			a.millisBehind = s.int()
+		default:
+			s.skip()
+		}
+	}
+	return a, s.err
+}
+
+func parseRecordsCBOR(body []byte, nextKey string, lat *latencySink) (recordsAnswer, error) {
+	var a recordsAnswer
+	s := cborScan{b: body}
+	n := s.open(cborMap)
+	for seen := 0; s.more(n, &seen); {
+		switch k, _ := s.str(); {
+		case s.null():
+		case string(k) == "Records":
+			m := s.open(cborArray)
+			for seenR := 0; s.more(m, &seenR); {
+				a.records++
+				e := s.open(cborMap)
+				for seenE := 0; s.more(e, &seenE); {
+					if k, _ := s.str(); s.null() {
+						continue
+					} else if string(k) != "Data" {
+						s.skip()
+						continue
+					}
+					a.addCBORData(&s, lat)
+				}
+			}
+		case string(k) == nextKey:
+			v, _ := s.str()
+			a.next, a.hasNext = string(v), true
+		case string(k) == "MillisBehindLatest":
+			a.millisBehind = s.int()
+		default:
+			s.skip()
+		}
+	}
+	return a, s.err
+}
+
+// addCBORData counts a record's Data: a byte string, or base64 text from
+// a server that sends blobs as text.
+func (a *recordsAnswer) addCBORData(s *cborScan, lat *latencySink) {
+	data, major := s.str()
+	ts, ok := int64(0), false
+	if major == cborText {
+		a.bytes += base64Len(data)
+		ts, ok = stampOfBase64(data)
+	} else {
+		a.bytes += int64(len(data))
+		ts, ok = stampOf(data)
+	}
+	if ok && lat != nil {
+		lat.add(ts)
+	}
+}

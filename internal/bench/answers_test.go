@@ -1,0 +1,289 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluicedata/sluice/internal/awsproto"
+)
+
+// Answer shapes as Sluice's kinesis package writes them (types.go), so
+// that the scanners are tested against awsproto's own encodings.
+type (
+	testRecord struct {
+		SequenceNumber              string             `json:"SequenceNumber"`
+		ApproximateArrivalTimestamp awsproto.Timestamp `json:"ApproximateArrivalTimestamp"`
+		Data                        []byte             `json:"Data"`
+		PartitionKey                string             `json:"PartitionKey"`
+	}
+	testChildShard struct {
+		ShardId      string   `json:"ShardId"`
+		ParentShards []string `json:"ParentShards"`
+		HashKeyRange struct {
+			StartingHashKey string `json:"StartingHashKey"`
+			EndingHashKey   string `json:"EndingHashKey"`
+		} `json:"HashKeyRange"`
+	}
+	testGetRecordsOutput struct {
+		Records            []testRecord     `json:"Records"`
+		NextShardIterator  *string          `json:"NextShardIterator"`
+		MillisBehindLatest int64            `json:"MillisBehindLatest"`
+		ChildShards        []testChildShard `json:"ChildShards,omitempty"`
+	}
+	testPutResult struct {
+		SequenceNumber string `json:"SequenceNumber,omitempty"`
+		ShardId        string `json:"ShardId,omitempty"`
+		ErrorCode      string `json:"ErrorCode,omitempty"`
+		ErrorMessage   string `json:"ErrorMessage,omitempty"`
+	}
+	testPutRecordsOutput struct {
+		FailedRecordCount int             `json:"FailedRecordCount"`
+		Records           []testPutResult `json:"Records"`
+		EncryptionType    string          `json:"EncryptionType,omitempty"`
+	}
+)
+
+func stamped(ts int64, size int) []byte {
+	d := bytes.Repeat([]byte{'x'}, size)
+	if size >= stampBytes {
+		binary.BigEndian.PutUint64(d, uint64(ts))
+		d[8] = stampMagic
+	}
+	return d
+}
+
+func TestParseRecords(t *testing.T) {
+	now := time.Now().UnixNano()
+	it := "AAAA/+iterator=="
+	out := testGetRecordsOutput{
+		Records: []testRecord{
+			{SequenceNumber: "1", ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: 1700000000123}, Data: stamped(now-5e6, 100), PartitionKey: "a"},
+			{SequenceNumber: "2", Data: stamped(now-7e6, 10), PartitionKey: "b"},
+			{SequenceNumber: "3", Data: []byte("someone else's"), PartitionKey: "c"}, // no stamp: counted, not timed
+			{SequenceNumber: "4", Data: []byte{}, PartitionKey: "d"},
+			{SequenceNumber: "5", Data: stamped(now-1e6, 1), PartitionKey: "e"},
+		},
+		NextShardIterator: &it, MillisBehindLatest: 42,
+		ChildShards: []testChildShard{{ShardId: "shardId-000000000002", ParentShards: []string{"shardId-000000000000"}}},
+	}
+	for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+		t.Run(p.String(), func(t *testing.T) {
+			body, err := awsproto.Marshal(p, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var h Histogram
+			a, err := parseRecords(p, body, "NextShardIterator", &latencySink{hist: &h, now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := recordsAnswer{records: 5, bytes: 100 + 10 + 14 + 0 + 1, next: it, hasNext: true, millisBehind: 42}
+			if a != want {
+				t.Errorf("answer %+v, want %+v", a, want)
+			}
+			if h.Count() != 2 || h.Max() != 7*time.Millisecond || h.Quantile(0) < 5*time.Millisecond-time.Millisecond/histSub {
+				t.Errorf("latencies: %d samples, max %v", h.Count(), h.Max())
+			}
+		})
+	}
+}
+
+func TestParseRecordsEnd(t *testing.T) {
+	// A closed shard's end: no NextShardIterator (null or absent).
+	for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+		body, _ := awsproto.Marshal(p, testGetRecordsOutput{Records: []testRecord{}})
+		a, err := parseRecords(p, body, "NextShardIterator", nil)
+		if err != nil || a.hasNext || a.records != 0 {
+			t.Errorf("%s: %+v %v", p, a, err)
+		}
+	}
+}
+
+func TestParseRecordsJSONText(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       recordsAnswer
+	}{
+		{"white space and escapes", " {\n \"Records\" : [ { \"Data\" : \"aGVsbG8=\" , \"PartitionKey\":\"a\\\"b\" } ] ,\n" +
+			" \"NextShardIterator\" : \"x\\/y\\u0041\" , \"MillisBehindLatest\" : 7 } ",
+			recordsAnswer{records: 1, bytes: 5, next: "x/yA", hasNext: true, millisBehind: 7}},
+		{"nulls", `{"Records":[{"Data":null}],"NextShardIterator":null,"MillisBehindLatest":null}`,
+			recordsAnswer{records: 1}},
+		{"fractional number", `{"Records":[],"MillisBehindLatest":1.5e3,"Other":{"a":[true,false,null,-1.2]}}`,
+			recordsAnswer{millisBehind: 1500}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := parseRecords(awsproto.JSON, []byte(tc.body), "NextShardIterator", nil)
+			if err != nil || a != tc.want {
+				t.Errorf("%+v %v, want %+v", a, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseRecordsCBORIndefinite(t *testing.T) {
+	// {_ "Records": [_ {_ "Data": (_ h'0102', h'03') }], "ContinuationSequenceNumber": (_ "4", "2"), "MillisBehindLatest": 1(-0) }
+	var b []byte
+	b = append(b, 0xbf)
+	b = append(b, 0x67)
+	b = append(b, "Records"...)
+	b = append(b, 0x9f, 0xbf, 0x64)
+	b = append(b, "Data"...)
+	b = append(b, 0x5f, 0x42, 1, 2, 0x41, 3, 0xff, 0xff, 0xff)
+	b = append(b, 0x78, byte(len("ContinuationSequenceNumber")))
+	b = append(b, "ContinuationSequenceNumber"...)
+	b = append(b, 0x7f, 0x61, '4', 0x61, '2', 0xff)
+	b = append(b, 0x72)
+	b = append(b, "MillisBehindLatest"...)
+	b = append(b, 0xc1, 0x19, 0x01, 0x00) // tag 1, 256
+	b = append(b, 0xff)
+	a, err := parseRecords(awsproto.CBOR, b, "ContinuationSequenceNumber", nil)
+	want := recordsAnswer{records: 1, bytes: 3, next: "42", hasNext: true, millisBehind: 256}
+	if err != nil || a != want {
+		t.Errorf("%+v %v, want %+v", a, err, want)
+	}
+}
+
+func TestParsePutRecords(t *testing.T) {
+	out := testPutRecordsOutput{FailedRecordCount: 3, Records: []testPutResult{
+		{SequenceNumber: "1", ShardId: "shardId-000000000000"},
+		{ErrorCode: throttleCode, ErrorMessage: "Rate exceeded for shard"},
+		{ErrorCode: "InternalFailure", ErrorMessage: "disk on fire"},
+		{ErrorCode: throttleCode, ErrorMessage: "Rate exceeded"},
+		{SequenceNumber: "2", ShardId: "shardId-000000000001"},
+	}}
+	for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+		t.Run(p.String(), func(t *testing.T) {
+			body, err := awsproto.Marshal(p, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := parsePutRecords(p, body)
+			want := putAnswer{entries: 5, throttled: 2, failed: 1, firstError: "PutRecords entry: InternalFailure: disk on fire"}
+			if err != nil || a != want {
+				t.Errorf("%+v %v, want %+v", a, err, want)
+			}
+		})
+	}
+}
+
+func TestParseMalformed(t *testing.T) {
+	for _, body := range []string{"", "{", `{"Records":[{"Data":"abc`, `{"Records":[1,2,`, `[`, `{"Records":{"a":}}`, "\xbf\x67Records\x9f",
+		"\xa1\x67Records\x9b\xff\xff\xff\xff\xff\xff\xff\xff"} {
+		for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+			if _, err := parseRecords(p, []byte(body), "NextShardIterator", nil); err == nil {
+				t.Errorf("%s %q: no error", p, body)
+			}
+			if _, err := parsePutRecords(p, []byte(body)); err == nil {
+				t.Errorf("%s put %q: no error", p, body)
+			}
+		}
+	}
+}
+
+// FuzzParseAnswers checks that no answer, however malformed, makes a
+// scanner panic or loop.
+func FuzzParseAnswers(f *testing.F) {
+	for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+		it := "it"
+		body, _ := awsproto.Marshal(p, testGetRecordsOutput{Records: []testRecord{{Data: stamped(1, 20)}}, NextShardIterator: &it})
+		f.Add(body)
+		body, _ = awsproto.Marshal(p, testPutRecordsOutput{Records: []testPutResult{{ErrorCode: throttleCode}}})
+		f.Add(body)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var h Histogram
+		for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+			a, err := parseRecords(p, body, "NextShardIterator", &latencySink{hist: &h})
+			if err == nil && (a.records < 0 || a.bytes < 0) {
+				t.Errorf("%s: %+v", p, a)
+			}
+			parsePutRecords(p, body)
+		}
+	})
+}
+
+func TestGetRecordsBody(t *testing.T) {
+	type in struct {
+		ShardIterator string
+		Limit         int
+	}
+	for _, it := range []string{"plain", "with \"quotes\" and \\ and \x01", "ünïcode"} {
+		for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+			var got in
+			body := appendGetRecords(p, nil, it, 10000)
+			if err := awsproto.Unmarshal(p, body, &got); err != nil || got != (in{it, 10000}) {
+				t.Errorf("%s %q: %+v %v (body %q)", p, it, got, err, body)
+			}
+		}
+	}
+}
+
+func TestPutBodies(t *testing.T) {
+	keys := [][]string{{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}, {"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"}}
+	type entry struct {
+		Data         []byte
+		PartitionKey string
+	}
+	for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+		t.Run(p.String(), func(t *testing.T) {
+			pb, err := buildPutBodies(p, "putrecords", "s", keys, 40, 7, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			perShard := map[byte]int{}
+			for round := range len(pb.bodies) {
+				ts := int64(1e18) + int64(round)
+				b := pb.take(ts)
+				var in struct {
+					StreamName string
+					Records    []entry
+				}
+				if err := awsproto.Unmarshal(p, b.body, &in); err != nil {
+					t.Fatal(err)
+				}
+				if in.StreamName != "s" || len(in.Records) != 7 {
+					t.Fatalf("decoded %+v", in)
+				}
+				for _, r := range in.Records {
+					if got, ok := stampOf(r.Data); !ok || got != ts || len(r.Data) != 40 {
+						t.Errorf("record stamp %d %v, want %d", got, ok, ts)
+					}
+					perShard[r.PartitionKey[0]]++
+				}
+			}
+			if perShard['a'] == 0 || perShard['b'] == 0 || perShard['a']-perShard['b'] > 1 || perShard['b']-perShard['a'] > 1 {
+				t.Errorf("records per shard %v, want even", perShard)
+			}
+		})
+	}
+}
+
+func TestPartitionKeysLandInTheirShard(t *testing.T) {
+	var shards []shardInfo
+	// Three uneven ranges covering the hash space.
+	edges := []string{"0", "100000000000000000000000000000000000000", "200000000000000000000000000000000000000", "340282366920938463463374607431768211455"}
+	for i := range 3 {
+		var s shardInfo
+		lo := edges[i]
+		if i > 0 {
+			lo = fmt.Sprint(edges[i], "1")[:len(edges[i])] // same magnitude; ranges may touch, not overlap
+		}
+		if !hashKey(lo, &s.lo) || !hashKey(edges[i+1], &s.hi) {
+			t.Fatal("bad test key")
+		}
+		shards = append(shards, s)
+	}
+	keys, err := partitionKeys(shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ks := range keys {
+		if len(ks) != keysPerShard {
+			t.Errorf("shard %d: %d keys", i, len(ks))
+		}
+	}
+}

@@ -1,0 +1,47 @@
+// Package bench is `sluice bench`: a load generator for any endpoint that
+// speaks the Kinesis Data Streams API (Sluice, kinesalite, kinesis-mock,
+// AWS itself), and a measure of the local disk to compare it with.
+//
+// # Modes
+//
+//   - put: producers write PutRecords (or PutRecord) calls for a duration,
+//     open loop or paced to a rate; acknowledged records/s and call latency.
+//   - get: optionally fill the stream with the put engine, then drain it
+//     from TRIM_HORIZON with GetShardIterator + GetRecords; records/s.
+//   - e2e: write at a fixed rate while consumers read by polling
+//     GetRecords or through SubscribeToShard; put-to-read latency of every
+//     record, from a send time stamped into its data.
+//   - fanout: e2e with several enhanced fan-out consumers per shard.
+//   - disk: sequential writes with an fdatasync per block, and single
+//     small fdatasyncs, through internal/vfs as storage does them.
+//
+// # Its own cost
+//
+// The generator must not be what limits a run on a 2-core machine shared
+// with the server. So request bodies are encoded once per producer with
+// awsproto (a few per producer, with different partition keys) and only
+// the send time is patched into them before each call; GetRecords bodies
+// are appended by hand into a reused buffer; answers are read by small
+// hand-written scanners (scan_json.go, scan_cbor.go) that pick out the few
+// members needed without building the answer; SigV4 signs with
+// UNSIGNED-PAYLOAD, so no body is hashed, and a signature is reused for
+// every call to the same operation within a second; latencies go into
+// fixed-bucket histograms, one per goroutine, merged at the end; calls
+// share one keep-alive HTTP/1.1 transport, subscriptions one HTTP/2 (h2c)
+// connection per consumer.
+//
+// # Goroutines
+//
+// Run owns every goroutine it starts: producers, readers, consumer tasks
+// and the progress line all end and are waited for before Run returns,
+// and idle connections are closed. Each goroutine keeps its own caller
+// (signer cache, response buffer) and histograms; shared totals are
+// atomic counters.
+//
+// # Counting
+//
+// Throttles are records refused with ProvisionedThroughputExceededException
+// (per entry, or every record of a refused call; for GetRecords, refused
+// calls); they are counted, never retried blindly. Errors are failed calls
+// and failed entries; the first message is kept as a sample.
+package bench

@@ -1,0 +1,147 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/sluicedata/sluice/internal/awsproto"
+	"github.com/sluicedata/sluice/internal/eventstream"
+)
+
+// resubscribeAfter is the wait before subscribing again after a
+// subscription failed (AWS answers ResourceInUseException to a
+// subscription that comes too soon after the last).
+const resubscribeAfter = 200 * time.Millisecond
+
+type (
+	startingPosition struct {
+		Type           string `json:"Type"`
+		SequenceNumber string `json:"SequenceNumber,omitempty"`
+	}
+	subscribeInput struct {
+		ConsumerARN      string           `json:"ConsumerARN"`
+		ShardId          string           `json:"ShardId"`
+		StartingPosition startingPosition `json:"StartingPosition"`
+	}
+	exceptionPayload struct {
+		Message  string `json:"message"`
+		MessageC string `json:"Message"`
+	}
+)
+
+var jsonContentType = []string{awsproto.JSON.ContentType()}
+
+// subscriber reads one shard through SubscribeToShard over HTTP/2 (h2c for
+// http:// endpoints), subscribing again from the last continuation each
+// time a subscription ends. Requests are JSON whatever the run's
+// protocol: event payloads are JSON either way.
+type subscriber struct {
+	k           *caller
+	hc          *http.Client
+	consumerARN string
+	shard       string
+	d           *delivery
+	e2e         Histogram
+	sink        latencySink
+	started     bool // the first subscription has begun
+}
+
+func (s *subscriber) latencies() *Histogram { return &s.e2e }
+
+func (s *subscriber) run(ctx context.Context, ready func(error)) {
+	s.sink.hist = &s.e2e
+	pos := startingPosition{Type: "LATEST"}
+	for ctx.Err() == nil {
+		err := s.once(ctx, &pos, ready)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if !s.started {
+				// The run cannot measure a consumer that never read.
+				ready(fmt.Errorf("SubscribeToShard %s: %w", s.shard, err))
+				return
+			}
+			s.d.ctr.fail(fmt.Sprintf("SubscribeToShard %s: %v", s.shard, err))
+		}
+		if sleepCtx(ctx, resubscribeAfter) != nil {
+			return
+		}
+	}
+}
+
+// once runs one subscription until it ends, moving pos along with the
+// events' continuations.
+func (s *subscriber) once(ctx context.Context, pos *startingPosition, ready func(error)) error {
+	body, err := awsproto.Marshal(awsproto.JSON, subscribeInput{ConsumerARN: s.consumerARN, ShardId: s.shard, StartingPosition: *pos})
+	if err != nil {
+		return err
+	}
+	req, err := s.k.request(ctx, "SubscribeToShard", body, jsonContentType)
+	if err != nil {
+		return err
+	}
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := readAll(io.LimitReader(resp.Body, 1<<20), nil)
+		return errorFromBody(awsproto.JSON, resp.StatusCode, b)
+	}
+	dec := eventstream.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
+	for {
+		m, err := dec.Decode()
+		if errors.Is(err, io.EOF) {
+			return nil // the subscription's lifetime ended
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.event(m, pos, ready); err != nil {
+			return err
+		}
+	}
+}
+
+// event handles one event-stream message.
+func (s *subscriber) event(m *eventstream.Message, pos *startingPosition, ready func(error)) error {
+	mt, _ := m.Header(eventstream.HeaderMessageType)
+	switch mt.String() {
+	case eventstream.MessageTypeEvent:
+	case eventstream.MessageTypeException:
+		typ, _ := m.Header(eventstream.HeaderExceptionType)
+		var p exceptionPayload
+		awsproto.Unmarshal(awsproto.JSON, m.Payload, &p)
+		return &callError{Type: typ.String(), Message: p.Message + p.MessageC}
+	default:
+		code, _ := m.Header(eventstream.HeaderErrorCode)
+		msg, _ := m.Header(eventstream.HeaderErrorMessage)
+		return &callError{Type: code.String(), Message: msg.String()}
+	}
+	et, _ := m.Header(eventstream.HeaderEventType)
+	switch et.String() {
+	case "initial-response":
+		s.started = true
+		ready(nil)
+	case "SubscribeToShardEvent":
+		s.sink.now = time.Now().UnixNano()
+		a, err := parseRecords(awsproto.JSON, m.Payload, "ContinuationSequenceNumber", &s.sink)
+		if err != nil {
+			return err
+		}
+		s.d.add(a.records)
+		// A null continuation marks a closed shard's end; bench streams
+		// are not resharded, so the subscriber just keeps its position.
+		if a.next != "" {
+			*pos = startingPosition{Type: "AFTER_SEQUENCE_NUMBER", SequenceNumber: a.next}
+		}
+	}
+	return nil
+}
