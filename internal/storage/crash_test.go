@@ -314,34 +314,43 @@ func TestCorruptSegmentHeader(t *testing.T) {
 	}
 }
 
-// TestFailedIO checks sticky errors: after a failed fsync or write, that
-// Append and every later one fail, Err reports it, and nothing was
-// acknowledged that a crash would lose.
+// TestFailedIO checks failed writes and fsyncs: that Append fails, Err
+// reports it, nothing was acknowledged that a crash would lose, and that
+// the log re-arms at the next Append once the fault is gone (at once: the
+// first attempt is not delayed) and stays failed while it is not.
+// rearm_test.go covers re-arming in depth.
 func TestFailedIO(t *testing.T) {
 	isSeg := func(p string) bool { return strings.HasSuffix(p, segmentSuffix) }
 	tests := []struct {
-		name string
-		inj  func() vfs.Injector
+		name      string
+		inj       func() vfs.Injector
+		wantRearm bool
 	}{
 		// Sync 1 is CreateShard's; the log's syncs follow.
-		{"sync fails once", func() vfs.Injector { return vfs.FailNth(vfs.OpSync, isSeg, 5) }},
-		{"sync keeps failing", func() vfs.Injector { return vfs.FailFrom(vfs.OpSync, isSeg, 5) }},
-		{"write fails", func() vfs.Injector { return vfs.FailNth(vfs.OpWrite, isSeg, 6) }},
+		{"sync fails once", func() vfs.Injector { return vfs.FailNth(vfs.OpSync, isSeg, 5) }, true},
+		{"sync keeps failing", func() vfs.Injector { return vfs.FailFrom(vfs.OpSync, isSeg, 5) }, false},
+		{"write fails", func() vfs.Injector { return vfs.FailNth(vfs.OpWrite, isSeg, 6) }, true},
 		{"roll fails", func() vfs.Injector {
 			return vfs.FailNth(vfs.OpSyncDir, func(p string) bool { return p == shardPath }, 3)
-		}},
+		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mem := vfs.NewMem()
 			s := openStore(t, vfs.NewErrorFS(mem, tt.inj()), Options{SegmentBytes: 500})
 			l := createShard(t, s, crashKey)
-			acked, failedAt := 0, -1
+			acked, failedAt, rearmed := 0, -1, false
 			for i := 0; i < 12; i++ {
 				_, err := l.Append(entries(acked, 2, 30), int64(i))
 				if err == nil {
 					if failedAt >= 0 {
-						t.Fatalf("Append %d succeeded after the log failed at %d", i, failedAt)
+						if !tt.wantRearm {
+							t.Fatalf("Append %d succeeded after the log failed at %d", i, failedAt)
+						}
+						if l.Err() != nil {
+							t.Fatalf("Append %d succeeded, Err() %v", i, l.Err())
+						}
+						rearmed = true
 					}
 					acked += 2
 					continue
@@ -352,6 +361,9 @@ func TestFailedIO(t *testing.T) {
 				if failedAt < 0 {
 					failedAt = i
 				}
+			}
+			if rearmed != tt.wantRearm {
+				t.Fatalf("re-armed %v, want %v", rearmed, tt.wantRearm)
 			}
 			if failedAt < 0 {
 				t.Fatal("no Append failed")

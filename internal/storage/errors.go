@@ -12,6 +12,11 @@ var (
 	ErrBatchTooLarge = errors.New("batch too large")
 	// ErrOffsetBeyondEnd: a Read from an offset greater than End().
 	ErrOffsetBeyondEnd = errors.New("offset is beyond the log end")
+	// ErrBusy: an Append waited Options.AppendWait for room under
+	// Options.MaxPendingAppendBytes and wrote nothing. The log is not
+	// failed; the disk is slower than the writers, and the caller may
+	// retry later.
+	ErrBusy = errors.New("shard log is busy: too many appends are waiting for the disk")
 )
 
 // CorruptionError reports data on disk that is not what Sluice wrote: a bad

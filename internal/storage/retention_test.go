@@ -624,14 +624,12 @@ func failSyncDir(dir string, n int64) vfs.Injector {
 }
 
 // checkTrimFailedLog checks a log whose active segment failed to roll in a
-// trim: failed, still readable, and trimmed of its sealed segments only.
+// trim: failed, still readable, trimmed of its sealed segments only, and
+// re-armed by the next Append once the fault is gone.
 func checkTrimFailedLog(t *testing.T, s *Store, l *ShardLog, fs vfs.FS, shardDir string, bases []uint64, millis int64) {
 	t.Helper()
 	if !errors.Is(l.Err(), vfs.ErrInjected) {
 		t.Fatalf("failed roll: Err() = %v, want the injected error", l.Err())
-	}
-	if _, err := l.Append(entries(trimRecords, 1, 40), millis); !errors.Is(err, vfs.ErrInjected) {
-		t.Fatalf("Append after a failed roll = %v", err)
 	}
 	checkRecords(t, readAll(t, l, l.Start()), int(l.Start()), 40)
 	last := bases[len(bases)-1]
@@ -639,10 +637,14 @@ func checkTrimFailedLog(t *testing.T, s *Store, l *ShardLog, fs vfs.FS, shardDir
 		t.Fatalf("TrimBefore on the failed log = %d, %v; want %d", start, err, last)
 	}
 	checkRecords(t, readAll(t, l, last), int(last), 40)
-	r := restartShard(t, s, fs, shardDir)
-	if r.Start() != last || r.End() != trimRecords || r.Err() != nil {
-		t.Fatalf("after restart Start %d End %d Err %v, want %d %d nil", r.Start(), r.End(), r.Err(), last, trimRecords)
+	if res, err := l.Append(entries(trimRecords, 1, 40), millis); err != nil || res.FirstOffset != trimRecords || l.Err() != nil {
+		t.Fatalf("Append after a failed roll = %+v, %v, Err() %v; want it re-armed", res, err, l.Err())
 	}
+	r := restartShard(t, s, fs, shardDir)
+	if r.Start() != last || r.End() != trimRecords+1 || r.Err() != nil {
+		t.Fatalf("after restart Start %d End %d Err %v, want %d %d nil", r.Start(), r.End(), r.Err(), last, trimRecords+1)
+	}
+	checkRecords(t, readAll(t, r, last), int(last), 40)
 }
 
 // restartShard reopens the crashKey log in shardDir as a new process

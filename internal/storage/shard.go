@@ -40,14 +40,24 @@ type ShardLog struct {
 	trimMu sync.Mutex
 	// warnedIndex keeps a bad index entry from being logged on every read.
 	warnedIndex atomic.Bool
+	// damage is the corruption that ends the readable log (Damage).
+	damage atomic.Pointer[CorruptionError]
+	// gate bounds the batch bytes held by Appends in progress.
+	gate appendGate
 
 	mu struct {
 		sync.Mutex
 		// cond is signalled when a sync finishes, the log fails, or it
 		// closes; Append waiters re-check their batch.
-		cond   sync.Cond
-		err    error // sticky: the first write/sync error, or corruption found at open
+		cond sync.Cond
+		// err is sticky: the first write/sync error, which only a re-arm
+		// clears (shard_rearm.go), or corruption, which nothing clears.
+		err    error
 		closed bool
+		// inflight counts Appends that wrote a batch and have not
+		// returned; a re-arm waits for them to see the failure.
+		inflight int
+		rearm    rearmState
 
 		segs   []*segment // all segments, oldest first; the last is the active one
 		active vfs.File   // the active segment's read-write handle; nil if failed at open
@@ -95,23 +105,34 @@ func (l *ShardLog) LastArrivalMillis() int64 { return l.view.Load().lastArrival 
 // Key returns the shard key the log was opened with.
 func (l *ShardLog) Key() string { return l.key }
 
-// Err returns nil while the log accepts appends; otherwise the sticky I/O
-// error that failed it, or the *CorruptionError found when it was opened.
-// A failed log stays failed until it is closed and opened again.
+// Err returns nil while the log accepts appends; otherwise the I/O error
+// that failed it, or the *CorruptionError found when it was opened. A log
+// failed by an I/O error is re-armed by a later Append (see Append), which
+// clears Err; a corrupt log stays failed until an operator repairs it.
 func (l *ShardLog) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.mu.err
 }
 
-// failLocked records the first fatal error; later Appends return it.
+// failLocked records the first error of a write or sync; Appends return it
+// until the log is re-armed.
 func (l *ShardLog) failLocked(err error) {
 	if l.mu.err == nil {
 		l.mu.err = err
-		l.logger.Error("storage: shard log failed; refusing further writes", "shard", l.key, "err", err)
+		l.logger.Error("storage: shard log failed; refusing writes until it is re-armed", "shard", l.key, "err", err)
 	}
 	l.mu.cond.Broadcast()
 }
+
+// Damage returns the corruption that ends the log's readable part, or nil:
+// the *CorruptionError the log opened failed with (see Recovery in
+// docs/format/segment.md), or one a re-arm found. Records from End() on
+// are behind the damage and are never served, so a reader at End() of a
+// damaged log has reached the damage, not the tip. Corruption a Read meets
+// in a sealed segment is returned by that Read and does not set Damage.
+// Lock-free.
+func (l *ShardLog) Damage() *CorruptionError { return l.damage.Load() }
 
 // publishLocked makes everything written so far visible to readers; the
 // caller has just made it durable.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 )
 
 // maxPooledBatchBytes: batch buffers up to this size are reused; larger
@@ -22,11 +23,19 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return
 // Concurrent Appends share fsyncs (group commit): while one sync runs,
 // later writers write their batches and wait; the next sync covers them all.
 //
-// Errors: ErrBatchTooLarge (nothing written; the log stays usable),
-// ErrClosed, or the log's sticky error: after any write or sync error, or if
-// the log opened with corruption, this and every later Append fail with it
-// and no record is acknowledged that is not durable. len(entries) must be
-// at least 1.
+// At most Options.MaxPendingAppendBytes of batches are in progress at once;
+// an Append past that waits for room, at most Options.AppendWait, holding
+// nothing but its entries, and then returns ErrBusy.
+//
+// Errors: ErrBatchTooLarge (nothing written; the log stays usable), ErrBusy
+// (likewise), ErrClosed, or the log's sticky error: after a write or sync
+// error, or if the log opened with corruption, this and later Appends fail
+// with it and no record is acknowledged that is not durable. A log failed
+// by an I/O error re-arms itself: the first Append at least a backoff
+// (100 ms, doubling to 5 s, measured in nowMillis) after the last attempt
+// cuts the active segment back to what the last successful fsync made
+// durable, fsyncs and checks it (shard_rearm.go), and then appends as
+// usual. Corruption is never re-armed. len(entries) must be at least 1.
 func (l *ShardLog) Append(entries []Entry, nowMillis int64) (AppendResult, error) {
 	return l.AppendWithKey(entries, nowMillis, "")
 }
@@ -58,6 +67,13 @@ func (l *ShardLog) AppendWithKey(entries []Entry, nowMillis int64, keyRef string
 		return AppendResult{}, fmt.Errorf("append %d records of %d bytes to %s: %w",
 			len(entries), size, l.key, ErrBatchTooLarge)
 	}
+	// The batch buffer is taken only once there is room for it, so
+	// Appends queued behind a slow disk hold nothing but their entries.
+	if !l.gate.acquire(size, l.opts.MaxPendingAppendBytes, l.opts.AppendWait) {
+		return AppendResult{}, fmt.Errorf("append %d records of %d bytes to %s: %w",
+			len(entries), size, l.key, ErrBusy)
+	}
+	defer l.gate.release(size)
 	bp := batchPool.Get().(*[]byte)
 	if int64(cap(*bp)) < size {
 		*bp = make([]byte, size)
@@ -74,7 +90,12 @@ func (l *ShardLog) AppendWithKey(entries []Entry, nowMillis int64, keyRef string
 	l.mu.Lock()
 	res, end, err := l.writeLocked(buf, len(entries), nowMillis, keyRef)
 	if err == nil {
+		l.mu.inflight++
 		err = l.waitDurableLocked(end)
+		l.mu.inflight--
+		if l.mu.inflight == 0 && l.mu.err != nil {
+			l.mu.cond.Broadcast() // a re-arm may be waiting for this
+		}
 	}
 	l.mu.Unlock()
 	if cap(*bp) <= maxPooledBatchBytes {
@@ -95,35 +116,9 @@ func (l *ShardLog) AppendWithKey(entries []Entry, nowMillis int64, keyRef string
 // non-empty segment has. It returns the offset the batch's durability
 // waits for.
 func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64, keyRef string) (AppendResult, uint64, error) {
-	if l.mu.err != nil {
-		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, l.mu.err)
-	}
-	if l.mu.closed {
-		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, ErrClosed)
-	}
 	size := int64(len(buf))
-	nonEmpty := len(l.mu.entries) > 0
-	rekey := l.activeSegment().keyRef() != keyRef
-	full := nonEmpty && (l.mu.writePos+size > l.opts.SegmentBytes ||
-		nowMillis-l.mu.entries[0].arrival >= l.opts.SegmentMaxAge.Milliseconds())
-	if rekey || full {
-		// Every encrypted segment gets a data key of its own.
-		var hdr segmentKeyInfo
-		var aead cipher.AEAD
-		if keyRef != "" {
-			var err error
-			if hdr, aead, err = l.newDataKey(keyRef); err != nil {
-				return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
-			}
-		}
-		roll := l.rollLocked
-		if !nonEmpty {
-			roll = l.rekeyEmptyLocked
-		}
-		if err := roll(hdr, aead); err != nil {
-			l.failLocked(err)
-			return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
-		}
+	if err := l.readySegmentLocked(size, nowMillis, keyRef); err != nil {
+		return AppendResult{}, 0, fmt.Errorf("append to %s: %w", l.key, err)
 	}
 	res := AppendResult{FirstOffset: l.mu.nextOffset, ArrivalMillis: max(nowMillis, l.mu.lastArrival)}
 	var aead cipher.AEAD
@@ -158,6 +153,56 @@ func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64, keyRef st
 	l.mu.nextOffset += uint64(count)
 	l.mu.lastArrival = res.ArrivalMillis
 	return res, l.mu.nextOffset, nil
+}
+
+// readySegmentLocked readies the active segment for a batch of size bytes
+// under keyRef: it re-arms a failed log if the backoff allows, and rolls
+// (or rekeys) the active segment if the batch needs it. A roll waits for
+// a group-commit fsync in progress to finish rather than fsync the same
+// file at the same time: Linux reports a writeback error to only one of
+// the fsyncs of a file description that are waiting for it, and the other,
+// told all is well, would publish data the disk may not have.
+func (l *ShardLog) readySegmentLocked(size, nowMillis int64, keyRef string) error {
+	for {
+		if l.mu.err != nil {
+			if err := l.rearmLocked(nowMillis); err != nil {
+				return err
+			}
+		}
+		if l.mu.closed {
+			return ErrClosed
+		}
+		nonEmpty := len(l.mu.entries) > 0
+		rekey := l.activeSegment().keyRef() != keyRef
+		full := nonEmpty && (l.mu.writePos+size > l.opts.SegmentBytes ||
+			nowMillis-l.mu.entries[0].arrival >= l.opts.SegmentMaxAge.Milliseconds())
+		if !rekey && !full {
+			return nil
+		}
+		if l.mu.syncing {
+			// Everything above may change meanwhile: check it again.
+			l.mu.cond.Wait()
+			continue
+		}
+		// Every encrypted segment gets a data key of its own.
+		var hdr segmentKeyInfo
+		var aead cipher.AEAD
+		if keyRef != "" {
+			var err error
+			if hdr, aead, err = l.newDataKey(keyRef); err != nil {
+				return err
+			}
+		}
+		roll := l.rollLocked
+		if !nonEmpty {
+			roll = l.rekeyEmptyLocked
+		}
+		if err := roll(hdr, aead); err != nil {
+			l.failLocked(err)
+			return err
+		}
+		return nil
+	}
 }
 
 // waitDurableLocked returns once offsets below end are durable, or the log
@@ -196,6 +241,7 @@ func (l *ShardLog) syncLocked() {
 		l.failLocked(fmt.Errorf("sync segment %s: %w", seg.path, err))
 		return
 	}
+	l.mu.rearm.succeeded()
 	if target <= l.mu.durableEnd || l.activeSegment() != seg {
 		// A roll synced and published this segment meanwhile.
 		return
@@ -314,4 +360,79 @@ func (l *ShardLog) rekeyEmptyLocked(hdr segmentKeyInfo, aead cipher.AEAD) error 
 	l.mu.writePos, l.mu.sinceIndex = seg.dataStart, 0
 	l.publishLocked()
 	return nil
+}
+
+// appendGate bounds the batch bytes of a log's Appends in progress
+// (Options.MaxPendingAppendBytes): each batch buffer is allocated only
+// after its bytes are admitted. It is not FIFO: a waiter that wakes takes
+// room if there is room for it, so a large batch may wait behind smaller
+// ones, at most AppendWait.
+type appendGate struct {
+	mu      sync.Mutex
+	pending int64         // bytes admitted and not yet released
+	waiters int           // acquires waiting for room
+	wake    chan struct{} // closed (and replaced) when room is released
+}
+
+// acquire admits n bytes, waiting up to wait for room under limit; it
+// returns false if the wait ran out. A gate with nothing pending admits any
+// n.
+func (g *appendGate) acquire(n, limit int64, wait time.Duration) bool {
+	var timer *time.Timer
+	g.mu.Lock()
+	for g.pending > 0 && g.pending+n > limit {
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		}
+		if g.wake == nil {
+			g.wake = make(chan struct{})
+		}
+		wake := g.wake
+		g.waiters++
+		g.mu.Unlock()
+		select {
+		case <-wake:
+		case <-timer.C:
+			g.mu.Lock()
+			g.waiters--
+			g.mu.Unlock()
+			return false
+		}
+		g.mu.Lock()
+		g.waiters--
+	}
+	g.pending += n
+	g.mu.Unlock()
+	return true
+}
+
+// release gives back n bytes acquire admitted and wakes the waiters.
+func (g *appendGate) release(n int64) {
+	g.mu.Lock()
+	g.pending -= n
+	if g.pending < 0 {
+		panic(fmt.Sprintf("storage: append gate released %d bytes more than it admitted", -g.pending))
+	}
+	if g.wake != nil {
+		// Every waiter holds this channel, or has been woken by an
+		// earlier release and will look again.
+		close(g.wake)
+		g.wake = nil
+	}
+	g.mu.Unlock()
+}
+
+// pendingBytes and waiting report the gate's state, for tests and
+// diagnostics.
+func (g *appendGate) pendingBytes() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pending
+}
+
+func (g *appendGate) waiting() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.waiters
 }

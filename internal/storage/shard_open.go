@@ -105,6 +105,7 @@ func (l *ShardLog) closeSegments() {
 // returns cerr. If no segment survived, the log is empty at base.
 func (l *ShardLog) openFailed(cerr *CorruptionError, base uint64, lastArrival int64) {
 	l.mu.err = cerr
+	l.damage.Store(cerr)
 	l.logger.Error("storage: shard log is corrupt; opened read-only up to the damage",
 		"shard", l.key, "file", cerr.File, "offset", cerr.Offset, "reason", cerr.Reason)
 	l.mu.nextOffset, l.mu.lastArrival = base, lastArrival

@@ -64,6 +64,11 @@ func (l *ShardLog) TrimBefore(millis int64) (start uint64, err error) {
 func (l *ShardLog) planTrim(millis int64) ([]*segment, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// A roll waits for a group-commit fsync in progress, as in Append
+	// (readySegmentLocked).
+	for !l.mu.closed && l.mu.syncing {
+		l.mu.cond.Wait()
+	}
 	if l.mu.closed {
 		return nil, ErrClosed
 	}

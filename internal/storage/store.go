@@ -34,6 +34,12 @@ const (
 	defaultSegmentMaxAge = time.Hour
 	minSegmentMaxAge     = time.Minute
 	maxSegmentMaxAge     = 365 * 24 * time.Hour
+
+	// Options.MaxPendingAppendBytes and AppendWait defaults: room for two
+	// of the largest batches per shard, and a wait longer than a slow
+	// fsync but well inside an SDK's patience.
+	defaultMaxPendingAppendBytes = 2 * maxBatchBytes
+	defaultAppendWait            = 5 * time.Second
 )
 
 // shardKeyPart is one '/'-separated part of a shard key.
@@ -59,6 +65,17 @@ type Options struct {
 	// with a key reference and reads of encrypted segments fail with
 	// ErrNoDataKeys.
 	DataKeys DataKeys
+	// MaxPendingAppendBytes bounds, per shard log, the batch bytes of
+	// Appends in progress: encoded, written, or waiting for their fsync.
+	// An Append that would pass it waits for room (at most AppendWait)
+	// before it encodes its batch, and then returns ErrBusy having
+	// written nothing. A batch is always admitted when no other is in
+	// progress, so one larger than the bound still goes through alone.
+	// 0 means 32 MiB (two of the largest batches); negative is refused.
+	MaxPendingAppendBytes int64
+	// AppendWait is how long an Append waits for room under
+	// MaxPendingAppendBytes. 0 means 5 seconds; negative is refused.
+	AppendWait time.Duration
 	// CatalogPath is where the bbolt catalog lives, on the operating
 	// system's filesystem: bbolt memory-maps its file and cannot go through
 	// vfs. Empty means <dir>/catalog.db. Tests that run the logs on a
@@ -75,6 +92,14 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("index interval %d bytes is negative", o.IndexIntervalBytes)
 	case o.SegmentMaxAge != 0 && (o.SegmentMaxAge < minSegmentMaxAge || o.SegmentMaxAge > maxSegmentMaxAge):
 		return o, fmt.Errorf("segment max age %v out of range [%v, %v]", o.SegmentMaxAge, minSegmentMaxAge, maxSegmentMaxAge)
+	case o.MaxPendingAppendBytes < 0 || o.AppendWait < 0:
+		return o, fmt.Errorf("pending append bound %d bytes or wait %v is negative", o.MaxPendingAppendBytes, o.AppendWait)
+	}
+	if o.MaxPendingAppendBytes == 0 {
+		o.MaxPendingAppendBytes = defaultMaxPendingAppendBytes
+	}
+	if o.AppendWait == 0 {
+		o.AppendWait = defaultAppendWait
 	}
 	if o.SegmentMaxAge == 0 {
 		o.SegmentMaxAge = defaultSegmentMaxAge
