@@ -18,6 +18,10 @@ import (
 // subscription that comes too soon after the last).
 const resubscribeAfter = 200 * time.Millisecond
 
+// subscribeAnswerWithin bounds the wait for a subscription's answer to
+// begin: a peer that does not speak HTTP/2 would otherwise hang the run.
+const subscribeAnswerWithin = 20 * time.Second
+
 type (
 	startingPosition struct {
 		Type           string `json:"Type"`
@@ -82,11 +86,20 @@ func (s *subscriber) once(ctx context.Context, pos *startingPosition, ready func
 	if err != nil {
 		return err
 	}
-	req, err := s.k.request(ctx, "SubscribeToShard", body, jsonContentType)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := s.k.request(sctx, "SubscribeToShard", body, jsonContentType)
 	if err != nil {
 		return err
 	}
+	timer := time.AfterFunc(subscribeAnswerWithin, cancel)
 	resp, err := s.hc.Do(req)
+	if !timer.Stop() && ctx.Err() == nil {
+		if err == nil {
+			resp.Body.Close()
+		}
+		return fmt.Errorf("no answer within %v", subscribeAnswerWithin)
+	}
 	if err != nil {
 		return err
 	}
@@ -95,6 +108,10 @@ func (s *subscriber) once(ctx context.Context, pos *startingPosition, ready func
 		b, _ := readAll(io.LimitReader(resp.Body, 1<<20), nil)
 		return errorFromBody(awsproto.JSON, resp.StatusCode, b)
 	}
+	// The server chose the position before it answered; kinesis-mock
+	// sends no initial-response event, so the answer itself says ready.
+	s.started = true
+	ready(nil)
 	dec := eventstream.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
 	for {
 		m, err := dec.Decode()
@@ -104,14 +121,14 @@ func (s *subscriber) once(ctx context.Context, pos *startingPosition, ready func
 		if err != nil {
 			return err
 		}
-		if err := s.event(m, pos, ready); err != nil {
+		if err := s.event(m, pos); err != nil {
 			return err
 		}
 	}
 }
 
 // event handles one event-stream message.
-func (s *subscriber) event(m *eventstream.Message, pos *startingPosition, ready func(error)) error {
+func (s *subscriber) event(m *eventstream.Message, pos *startingPosition) error {
 	mt, _ := m.Header(eventstream.HeaderMessageType)
 	switch mt.String() {
 	case eventstream.MessageTypeEvent:
@@ -127,9 +144,6 @@ func (s *subscriber) event(m *eventstream.Message, pos *startingPosition, ready 
 	}
 	et, _ := m.Header(eventstream.HeaderEventType)
 	switch et.String() {
-	case "initial-response":
-		s.started = true
-		ready(nil)
 	case "SubscribeToShardEvent":
 		s.sink.now = time.Now().UnixNano()
 		a, err := parseRecords(awsproto.JSON, m.Payload, "ContinuationSequenceNumber", &s.sink)
