@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"regexp"
@@ -55,6 +57,9 @@ type serveConfig struct {
 	MasterKeyFile string
 	// MaxConnections bounds the open client connections of both ports.
 	MaxConnections int
+	// DebugListen serves Go's profiler (/debug/pprof/) on its own address;
+	// "" means off. It must be a loopback address: profiles show internals.
+	DebugListen string
 }
 
 var (
@@ -72,6 +77,8 @@ func (c *serveConfig) Validate() error {
 		return fmt.Errorf("--region %q is not a region name like us-east-1", c.Region)
 	case !accountPattern.MatchString(c.AccountID):
 		return fmt.Errorf("--account-id must be 12 digits, not %q", c.AccountID)
+	case c.DebugListen != "" && !loopback(c.DebugListen):
+		return fmt.Errorf("--debug-listen must be a loopback address, not %q", c.DebugListen)
 	case c.MaxConnections < 1:
 		return fmt.Errorf("--max-connections must be at least 1, not %d", c.MaxConnections)
 	case c.ShardQuota < 1 || c.ShardQuota > 1_000_000:
@@ -131,6 +138,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ShardQuota, "shard-quota", 500, "the account's shard limit across all streams (AWS's default quota is 500; raise it as you would ask AWS to)")
 	fs.DurationVar(&c.IteratorTTL, "iterator-ttl", 5*time.Minute, "how long shard iterators stay valid (AWS: 5m; shorter for tests)")
 	fs.DurationVar(&c.SubscriptionLifetime, "subscription-lifetime", 5*time.Minute, "how long a SubscribeToShard stream lasts (AWS: 5m; shorter for tests)")
+	fs.StringVar(&c.DebugListen, "debug-listen", "", "loopback address serving Go's profiler at /debug/pprof/ (off by default)")
 	fs.IntVar(&c.MaxConnections, "max-connections", server.DefaultMaxConnections, "most open client connections, both ports together; new ones beyond it are closed at once")
 	fs.StringVar(&c.Auth, "auth", "none", "authentication: none (any request; loopback only) or sigv4 (checked against --credentials-file)")
 	fs.StringVar(&c.CredentialsFile, "credentials-file", "", "JSON file of users and access keys for --auth sigv4; reloaded on SIGHUP")
@@ -266,6 +274,11 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 		log.Info("sluice serving TLS only", "version", version, "data-dir", cfg.DataDir)
 	}
 
+	if cfg.DebugListen != "" {
+		if err := serveDebug(cfg.DebugListen, log); err != nil {
+			log.Error("debug listener", "err", err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
@@ -300,6 +313,24 @@ wait:
 		cancel()
 	}
 	return errors.Join(err, eng.Close(), store.Close())
+}
+
+// serveDebug serves net/http/pprof's handlers on addr until the process
+// exits.
+func serveDebug(addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("profiler serving", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	go func() { _ = http.Serve(ln, mux) }()
+	return nil
 }
 
 // openKeyRing opens the data directory's key ring with the master key, or
