@@ -251,6 +251,9 @@ func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, ma
 	}
 	from = max(from, start)
 	var res readResult
+	if err := e.damageError(st, sh, from); err != nil { // recover.go: the damage is not the tip
+		return res, err
+	}
 	if from < end {
 		recs, err := sh.log.Read(from, min(limit, int(end-from)), maxBytes)
 		if errors.Is(err, storage.ErrOffsetTrimmed) {

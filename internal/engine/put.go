@@ -85,7 +85,7 @@ func (e *Engine) PutRecord(name string, entry PutEntry, sequenceNumberForOrderin
 		return PutResult{}, err
 	}
 	if res[0].ErrorCode != "" {
-		return PutResult{}, errorf(res[0].ErrorCode, "%s", res[0].ErrorMessage)
+		return PutResult{}, putRecordError(res[0]) // recover.go: InternalFailure is an exception here
 	}
 	return res[0], nil
 }
