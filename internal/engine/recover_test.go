@@ -339,4 +339,3 @@ func corruptBatch(t *testing.T, path string, n int) {
 		t.Fatal(err)
 	}
 }
-
