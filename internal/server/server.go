@@ -255,7 +255,10 @@ func (s *Server) serveAPI(rw http.ResponseWriter, r *http.Request) {
 	w := &deadlineWriter{ResponseWriter: rw, rc: http.NewResponseController(rw),
 		grace: s.cfg.BodyTimeout, rate: s.cfg.MinBodyBytesPerSecond}
 	proto, ok := awsproto.ParseContentType(r.Header.Get("Content-Type"))
-	target := r.Header.Get("X-Amz-Target")
+	// HTTP/1.1 parsing drops the blanks around a header value; HTTP/2
+	// leaves them to the server (Go passes them on), and a target must
+	// name the same operation over both.
+	target := strings.TrimSpace(r.Header.Get("X-Amz-Target"))
 	service, op, _ := strings.Cut(target, ".")
 	if !ok {
 		// AWS answers a foreign content type before it looks at the body.
