@@ -92,11 +92,18 @@ func checkRecordSize(dataBytes int, partitionKey string, maxBytes int) error {
 func (s *Service) putRecords(r *Request) (any, error) {
 	var in putRecordsInput
 	var maxBytes int // the stream's record limit: known once the body is decoded
-	name, err := s.decodeStream(r, &in, &in.streamRef, func(v *validator) {
+	check := func(v *validator) {
 		maxBytes = s.maxRecordBytes(r, &in.streamRef)
 		v.putRecordsEntries(in.Records, maxBytes)
 		v.streamRef(&in.streamRef)
-	})
+	}
+	var name string
+	var err error
+	if r.Protocol == awsproto.JSON && fastPutRecords(r.Body, &in) {
+		name, err = s.checkStream(r, &in.streamRef, check)
+	} else {
+		name, err = s.decodeStream(r, &in, &in.streamRef, check)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -113,6 +113,11 @@ func (s *Service) decodeStream(r *Request, in any, ref *streamRef, check func(v 
 	if err := decode(r, in); err != nil {
 		return "", err
 	}
+	return s.checkStream(r, ref, check)
+}
+
+// checkStream is decodeStream after the body was decoded.
+func (s *Service) checkStream(r *Request, ref *streamRef, check func(v *validator)) (string, error) {
 	var v validator
 	check(&v)
 	if err := v.err(); err != nil {
