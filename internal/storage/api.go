@@ -10,15 +10,19 @@
 // directory; segment.md: segments, indexes, recovery and bounds). Files:
 // store.go and store_shards.go (data directory, shard lifecycle),
 // catalog.go (bbolt), shard.go (ShardLog state and views), shard_open.go
-// (recovery), shard_append.go (append, group commit, segment roll),
-// shard_read.go (Read, SeekTime), shard_retention.go (TrimBefore),
+// (recovery), shard_append.go (append, group commit, segment roll, the
+// bound on pending appends), shard_rearm.go (re-arming a log after a write
+// or fsync failure), shard_read.go (Read, SeekTime), shard_retention.go
+// (TrimBefore),
 // segment.go (segment and index files, segment reference counts),
 // format.go (byte layouts).
 //
 // Concurrency: storage starts no goroutines. Lock order is Store.mu, then
-// ShardLog.trimMu, then ShardLog.mu. Appenders hold ShardLog.mu only to
-// write their batch and while waiting on its condition variable; the
-// fdatasync runs without it. TrimBefore holds trimMu throughout and
+// ShardLog.trimMu, then ShardLog.mu; a log's append gate has a mutex of
+// its own that is never held with another. Appenders hold ShardLog.mu only
+// to write their batch and while waiting on its condition variable; the
+// fdatasync runs without it, and no other fsync of the active segment
+// runs at the same time. TrimBefore holds trimMu throughout and
 // ShardLog.mu only to roll the active segment and to publish a new start;
 // file deletes run without it. Readers take no lock: they read an
 // immutable snapshot (logView) that is replaced after every sync and trim,
