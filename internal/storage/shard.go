@@ -169,6 +169,9 @@ func (l *ShardLog) Close() error {
 	for l.mu.syncing {
 		l.mu.cond.Wait()
 	}
+	if l.mu.err != nil && l.rearmableLocked() {
+		l.restoreOnCloseLocked()
+	}
 	var err error
 	if l.mu.err == nil && l.mu.active != nil {
 		if l.mu.durableEnd < l.mu.nextOffset {

@@ -59,11 +59,10 @@ func (r *rearmState) succeeded() { r.delay = 0 }
 // an I/O error and the backoff allows an attempt at now. It returns nil if
 // the log accepts appends, and otherwise the error for the caller.
 func (l *ShardLog) rearmLocked(now int64) error {
-	var cerr *CorruptionError
 	if l.mu.closed {
 		return ErrClosed
 	}
-	if l.mu.active == nil || errors.As(l.mu.err, &cerr) || l.mu.rearm.running || !l.mu.rearm.due(now) {
+	if !l.rearmableLocked() || l.mu.rearm.running || !l.mu.rearm.due(now) {
 		return l.mu.err
 	}
 	l.mu.rearm.running = true
@@ -81,6 +80,7 @@ func (l *ShardLog) rearmLocked(now int64) error {
 	l.mu.rearm.attempt(now)
 	failure := l.mu.err
 	if err := l.restoreDurableLocked(); err != nil {
+		var cerr *CorruptionError
 		if errors.As(err, &cerr) {
 			l.mu.err = cerr
 			l.damage.Store(cerr)
@@ -96,6 +96,31 @@ func (l *ShardLog) rearmLocked(now int64) error {
 	l.logger.Warn("storage: shard log re-armed after a write failure", "shard", l.key,
 		"failure", failure, "end", l.mu.nextOffset)
 	return nil
+}
+
+// rearmableLocked reports whether the log's failure is one a re-arm may
+// clear: an I/O error on a log with an active segment, not corruption.
+func (l *ShardLog) rearmableLocked() bool {
+	var cerr *CorruptionError
+	return l.mu.active != nil && !errors.As(l.mu.err, &cerr)
+}
+
+// restoreOnCloseLocked is the re-arm's restore for Close of a failed log:
+// the next open trusts every batch it reads back, and after a failed fsync
+// the page cache may hold batches the disk does not, so the segment is cut
+// back to its durable size first. If that fails too, the log closes
+// failed and the next open sees what the kernel shows it.
+func (l *ShardLog) restoreOnCloseLocked() {
+	// Appends that wrote before the failure return as soon as they run.
+	for l.mu.inflight > 0 {
+		l.mu.cond.Wait()
+	}
+	if err := l.restoreDurableLocked(); err != nil {
+		l.logger.Error("storage: closing a failed shard log without cutting it back to its durable end",
+			"shard", l.key, "failure", l.mu.err, "err", err)
+		return
+	}
+	l.mu.err = nil
 }
 
 // restoreDurableLocked brings the active segment back to the durable state
