@@ -12,7 +12,10 @@
 // the test fails.
 //
 // The crash test (TestCrashDurability) kills the server with SIGKILL under
-// write load and checks that every acknowledged record survives exactly once.
+// mixed load (writers on several streams, SplitShard/MergeShards/
+// UpdateShardCount, retention and consumer changes, SubscribeToShard
+// readers) and checks that every acknowledged record survives exactly once,
+// per key in order, and that the shard graph stays consistent.
 // Its round count comes from SLUICE_CRASH_ROUNDS (default 20 under CI=true or
 // scripts/test.sh, 3 otherwise) and its random schedule from
 // SLUICE_CRASH_SEED, which every run logs.
