@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Error is an AWS error envelope: what WriteError sends and what Unmarshal
@@ -96,6 +97,14 @@ func WriteError(w http.ResponseWriter, p Protocol, e *Error) {
 		} else {
 			status = http.StatusBadRequest
 		}
+	}
+	if p == CBOR && !(utf8.ValidString(e.Message) && utf8.ValidString(e.Code)) {
+		// A message may quote what the client sent (its Authorization
+		// header, say), and CBOR text must be UTF-8: invalid bytes become
+		// U+FFFD, as encoding/json makes them in JSON.
+		valid := *e
+		valid.Message, valid.Code = validString([]byte(e.Message)), validString([]byte(e.Code))
+		e = &valid
 	}
 	body, err := Marshal(p, errorBody(e))
 	if err != nil {

@@ -282,6 +282,34 @@ func TestWriteErrorBytes(t *testing.T) {
 	}
 }
 
+// TestWriteErrorInvalidUTF8: a message quoting invalid UTF-8 the client
+// sent (an Authorization header) stays well-formed CBOR: each invalid byte
+// becomes U+FFFD, as in the JSON answer. Found by TestProtoFuzz, whose
+// CBOR decoder refused such an IncompleteSignatureException.
+func TestWriteErrorInvalidUTF8(t *testing.T) {
+	e := Errorf("IncompleteSignatureException", "Authorization=AWS4 Credential\xefx\xe0\xb1/us")
+	for _, p := range []Protocol{JSON, CBOR} {
+		rec := httptest.NewRecorder()
+		WriteError(rec, p, e)
+		var m map[string]string
+		var err error
+		if p == CBOR {
+			err = cbor.Unmarshal(rec.Body.Bytes(), &m)
+		} else {
+			err = json.Unmarshal(rec.Body.Bytes(), &m)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v: %q", p, err, rec.Body.Bytes())
+		}
+		if want := "Authorization=AWS4 Credential\ufffdx\ufffd\ufffd/us"; m["message"] != want {
+			t.Errorf("%s: message %q, want %q", p, m["message"], want)
+		}
+	}
+	if e.Message != "Authorization=AWS4 Credential\xefx\xe0\xb1/us" {
+		t.Errorf("WriteError changed the error: %q", e.Message)
+	}
+}
+
 func TestWriteResponse(t *testing.T) {
 	type out struct {
 		ShardId        *string    `json:"ShardId,omitempty"`
