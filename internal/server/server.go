@@ -96,7 +96,7 @@ func New(cfg Config, k *kinesis.Service) *Server {
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          newErrorLog(cfg.Logger),
 	}
 	if cfg.TLSListen != "" {
 		var tlsProtocols http.Protocols
@@ -109,7 +109,7 @@ func New(cfg Config, k *kinesis.Service) *Server {
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			MaxHeaderBytes:    cfg.MaxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug), // handshake noise
+			ErrorLog:          newErrorLog(cfg.Logger),
 		}
 	}
 	return s
@@ -390,7 +390,9 @@ func writeXMLError(w http.ResponseWriter, status int, typ, msg string) {
 }
 
 // credentialRegion returns the region in the request's SigV4 credential
-// scope (header or presigned query), or "".
+// scope (header or presigned query), or "" when there is none or it is not
+// a region name: it goes into ARNs in answers, and a header may carry any
+// bytes (with --auth none nothing else checks it).
 func credentialRegion(r *http.Request) string {
 	cred := r.URL.Query().Get("X-Amz-Credential")
 	if auth := r.Header.Get("Authorization"); auth != "" {
@@ -402,10 +404,24 @@ func credentialRegion(r *http.Request) string {
 		}
 	}
 	parts := strings.Split(cred, "/")
-	if len(parts) != 5 || parts[4] != "aws4_request" {
+	if len(parts) != 5 || parts[4] != "aws4_request" || !regionName(parts[2]) {
 		return ""
 	}
 	return parts[2]
+}
+
+// regionName reports whether s could be a region: lower-case letters,
+// digits and dashes (us-east-1, us-gov-west-1, cn-north-1), at most 64.
+func regionName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // newRequestID returns a random UUID (version 4), as AWS request ids are.
