@@ -83,7 +83,7 @@ func TestBenchDiskJSON(t *testing.T) {
 			DiskBytes int64 `json:"disk_bytes"`
 		}
 		Bytes     int64
-		MiBPerSec float64 `json:"mib_per_sec"`
+		MiBPerSec float64                       `json:"mib_per_sec"`
 		Latency   map[string]map[string]float64 `json:"latency_ms"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {

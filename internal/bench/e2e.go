@@ -209,7 +209,7 @@ func (p *poller) run(ctx context.Context, ready func(error)) {
 		case throttled(err):
 			p.d.ctr.throttles.Add(1)
 		case err != nil:
-			p.d.ctr.fail(err.Error())
+			p.d.ctr.fail(fmt.Sprintf("GetRecords on shard %s: %v", p.shard, err))
 		default:
 			p.d.add(a.records)
 			if !a.hasNext || a.next == "" {
