@@ -40,6 +40,11 @@ const (
 	maxRecordBytes    = 1 << 20 // Kinesis's default record limit
 	maxGetLimit       = 10000   // GetRecords' own limit
 	maxConsumers      = 20      // enhanced fan-out consumers per stream on AWS
+	// maxReaders and maxConsumerTasks bound the goroutines that read: each
+	// holds histograms (35 KiB each) and a response buffer that grows to
+	// the largest answer it has read (up to 13 MiB).
+	maxReaders       = 1024
+	maxConsumerTasks = 2048 // consumers x shards
 	stampBytes        = 9       // the send time and its marker at the start of each record
 	defaultDiskBytes  = 1 << 30
 	defaultDiskBlock  = 1 << 20
@@ -147,10 +152,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--shards must be 1..%d, not %d", maxShards, c.Shards)
 	case c.Producers < 1 || c.Producers > maxProducers:
 		return fmt.Errorf("--producers must be 1..%d, not %d", maxProducers, c.Producers)
-	case c.Readers < 0 || c.Readers > maxShards*4:
-		return fmt.Errorf("--readers must be 0..%d, not %d", maxShards*4, c.Readers)
+	case c.Readers < 0 || c.Readers > maxReaders:
+		return fmt.Errorf("--readers must be 0..%d, not %d", maxReaders, c.Readers)
 	case c.Consumers < 1 || c.Consumers > maxConsumers:
 		return fmt.Errorf("--consumers must be 1..%d, not %d", maxConsumers, c.Consumers)
+	case (c.Mode == ModeE2E || c.Mode == ModeFanout) && c.Consumers*c.Shards > maxConsumerTasks:
+		return fmt.Errorf("--consumers x --shards must be at most %d, not %d", maxConsumerTasks, c.Consumers*c.Shards)
 	case c.Limit < 1 || c.Limit > maxGetLimit:
 		return fmt.Errorf("--limit must be 1..%d, not %d", maxGetLimit, c.Limit)
 	case c.Duration <= 0 || c.PollInterval <= 0 || c.Drain <= 0:

@@ -25,6 +25,8 @@ func TestValidate(t *testing.T) {
 		{"e2e record too small", Config{Mode: ModeE2E, RecordSize: 8}, "at least 9"},
 		{"consumers", Config{Mode: ModeFanout, Consumers: 21}, "--consumers"},
 		{"limit", Config{Mode: ModeGet, Limit: 10001}, "--limit"},
+		{"readers", Config{Mode: ModeGet, Readers: maxReaders + 1}, "--readers"},
+		{"consumer tasks", Config{Mode: ModeFanout, Consumers: 20, Shards: 200}, "--consumers x --shards"},
 		{"disk without dir", Config{Mode: ModeDisk}, "--dir"},
 		{"disk block", Config{Mode: ModeDisk, Dir: "/tmp", DiskBlock: 100}, "--block"},
 		{"disk size", Config{Mode: ModeDisk, Dir: "/tmp", DiskBytes: 1000, DiskBlock: 4096}, "--size"},

@@ -146,6 +146,9 @@ func waitReady(ctx context.Context, ready <-chan error, n int) error {
 // this returns; subscribers register their consumer here.
 func (r *runner) consumerTasks(ctx context.Context, d *delivery) ([]consumerTask, func(), error) {
 	cfg := r.cfg
+	if n := cfg.Consumers * len(r.shards); n > maxConsumerTasks {
+		return nil, func() {}, fmt.Errorf("%d consumers x %d open shards is over %d readers", cfg.Consumers, len(r.shards), maxConsumerTasks)
+	}
 	var tasks []consumerTask
 	var transports []*http.Transport
 	closeAll := func() {

@@ -101,6 +101,9 @@ func (r *runner) get(ctx context.Context) (*Result, error) {
 	if cfg.Readers == 0 {
 		cfg.Readers = len(r.shards)
 	}
+	if cfg.Readers > maxReaders {
+		return nil, fmt.Errorf("one reader per shard is %d readers, over %d: set --readers", cfg.Readers, maxReaders)
+	}
 	readers := make([]*reader, cfg.Readers)
 	for i := range readers {
 		readers[i] = &reader{k: r.cl.caller(), shard: r.shards[i%len(r.shards)].id}

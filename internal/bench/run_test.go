@@ -187,7 +187,7 @@ func TestPutCountsThrottles(t *testing.T) {
 	srv := startServer(t, serverOptions{limits: limits})
 	stream := "throttled"
 	res, err := Run(context.Background(), Config{Mode: ModePut, Endpoint: srv.url, Stream: stream, Keep: true, Shards: 1,
-		Producers: 2, Batch: 500, Duration: 1500 * time.Millisecond})
+		Producers: 4, Batch: 500, Duration: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
