@@ -190,7 +190,7 @@ func (f *pfFuzzer) gen(rng *rand.Rand, tg *pfTarget) *pfReq {
 		if rng.IntN(4) == 0 {
 			r.sign = &pfLimitedKey
 		}
-		r.region = pfPick(rng, testRegion, testRegion, "eu-west-1", "x")
+		r.region = pfPick(rng, testRegion, testRegion, testRegion, "eu-west-1", "x", "\xff\xfe", "us-east-1\xe9", "a:b", strings.Repeat("r", 100))
 	} else {
 		r.header.Set("Authorization", fakeSigV4(now))
 	}
@@ -231,7 +231,7 @@ func (f *pfFuzzer) sizedBody(rng *rand.Rand, proto string, seed pfObj, enc *pfEn
 // mutateHeaders changes the request's method, path or headers.
 func (f *pfFuzzer) mutateHeaders(rng *rand.Rand, r *pfReq) {
 	h := r.header
-	switch rng.IntN(11) {
+	switch rng.IntN(12) {
 	case 0:
 		r.variant = "content-type"
 		ct := pfPick(rng, pfContentTypes...)
@@ -250,14 +250,15 @@ func (f *pfFuzzer) mutateHeaders(rng *rand.Rand, r *pfReq) {
 	case 2:
 		r.variant = "path"
 		r.path = pfPick(rng, "/x", "/healthz", "//", "/?X-Amz-Credential=AKID%2F20240101%2Fus-west-2%2Fkinesis%2Faws4_request",
-			"/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a%2Fb", "/%2e%2e/", "/?a=1;b=2", "/"+strings.Repeat("p", 4000))
+			"/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a%2Fb", "/?X-Amz-Credential=AKID%2F20240101%2F%FF%2Fkinesis%2Faws4_request", "/%2e%2e/", "/?a=1;b=2", "/"+strings.Repeat("p", 4000))
 	case 3:
 		r.variant = "authorization"
 		r.sign = nil
 		h.Set("Authorization", pfPick(rng, "", "AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256 Credential=/////",
 			"AWS4-HMAC-SHA256 Credential=AKIDPFADMIN/20240101/"+strings.Repeat("r", 2000)+"/kinesis/aws4_request, SignedHeaders=host, Signature=00",
 			"AWS4-HMAC-SHA256 Credential=AKIDPFADMIN/x/../kinesis/aws4_request, SignedHeaders=, Signature=",
-			"Basic dXNlcjpwYXNz", "AWS4-HMAC-SHA256 Credential=AKIDPFADMIN/20240101/us-east-1/kinesis/aws4_request,,,, Signature=zz",
+			"Basic dXNlcjpwYXNz", "AWS4-HMAC-SHA256 Credential=AKIDPFADMIN/20240101/\xff\xfe/kinesis/aws4_request, SignedHeaders=host, Signature=00",
+			"AWS4-HMAC-SHA256 Credential=AKIDPFADMIN/20240101/us-east-1\xe9/kinesis/aws4_request", "AWS4-HMAC-SHA256 Credential=AKIDPFADMIN/20240101/us-east-1/kinesis/aws4_request,,,, Signature=zz",
 			"AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date, Signature="+strings.Repeat("0", 64)))
 		if h.Get("Authorization") == "" {
 			h.Del("Authorization")
@@ -287,6 +288,25 @@ func (f *pfFuzzer) mutateHeaders(rng *rand.Rand, r *pfReq) {
 	case 9:
 		r.variant = "security-token"
 		h.Set("X-Amz-Security-Token", strings.Repeat("T", rng.IntN(4096)))
+	case 11:
+		// Any byte a header value may hold (obs-text included, controls
+		// not), in one of the headers the server reads.
+		r.variant = "header-bytes"
+		name := pfPick(rng, "Authorization", "X-Amz-Date", "X-Amz-Target", "Content-Type", "X-Amz-Security-Token", "Origin")
+		v := []byte(pfMutateString(rng, pfHeader(h, name)))
+		for i := range v {
+			if v[i] < 0x20 && v[i] != '\t' || v[i] == 0x7f {
+				v[i] = 0x80 | v[i]
+			}
+		}
+		h.Del(name)
+		h.Set(name, string(v))
+		if name == "Authorization" {
+			r.sign = nil
+		}
+		if name == "Content-Type" {
+			r.proto = pfProtoOf(string(v))
+		}
 	default:
 		r.variant = "target-case"
 		if r.target != "" {
@@ -455,9 +475,10 @@ func (f *pfFuzzer) check(r *pfReq, a pfAnswer) (label, problem string) {
 			return "hang", fmt.Sprintf("no answer within %v: %v", r.timeout(), a.err)
 		case r.h2 && strings.Contains(a.err.Error(), "header list larger than peer's advertised limit"):
 			return "h2-client-refused", "" // the Go client would not send it
-		case r.stream > 0 || r.hugeHdr:
+		case r.stream > 0 || r.hugeHdr || pfUnknownExpect(r):
 			// The server may close while a body or headers it refused are
-			// still being sent (RFC 9110 §15.5.14).
+			// still being sent (RFC 9110 §15.5.14); net/http does so after
+			// its 417.
 			return "closed-while-sending", ""
 		}
 		return "transport-error", fmt.Sprintf("%v: %v", pfErrTransport, a.err)
@@ -478,10 +499,10 @@ func (f *pfFuzzer) check(r *pfReq, a pfAnswer) (label, problem string) {
 	if a.status == http.StatusRequestHeaderFieldsTooLarge {
 		return label, "431 for headers under the limit"
 	}
-	if exp := pfHeader(r.header, "Expect"); exp != "" && !strings.EqualFold(exp, "100-continue") && !r.h2 {
+	if pfUnknownExpect(r) {
 		// net/http answers an expectation it does not know itself.
 		if a.status != http.StatusExpectationFailed {
-			return label, fmt.Sprintf("Expect: %s: status %d, want 417", exp, a.status)
+			return label, fmt.Sprintf("Expect: %s: status %d, want 417", pfHeader(r.header, "Expect"), a.status)
 		}
 		return label + " expect", ""
 	}
@@ -600,6 +621,13 @@ func (f *pfFuzzer) checkAWS(r *pfReq, a pfAnswer) (string, string) {
 		}
 	}
 	return label, ""
+}
+
+// pfUnknownExpect reports whether an HTTP/1.1 request has an Expect
+// header other than 100-continue, which net/http refuses with 417.
+func pfUnknownExpect(r *pfReq) bool {
+	exp := pfHeader(r.header, "Expect")
+	return exp != "" && !strings.EqualFold(exp, "100-continue") && !r.h2
 }
 
 // pfTargetOp is the operation the request's X-Amz-Target names as the
