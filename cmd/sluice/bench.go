@@ -31,6 +31,10 @@ AWS_SECRET_ACCESS_KEY when set, else with dummy credentials. --json prints
 one JSON object on stdout. See sluice bench <mode> -h for the mode's flags.
 `
 
+// defaultFill is how many records sluice bench get writes before it
+// drains: enough for a drain of a few seconds against Sluice.
+const defaultFill = 200_000
+
 // benchFlags are the flags of `sluice bench MODE` that are not Config fields.
 type benchFlags struct {
 	create bool
@@ -130,7 +134,7 @@ func registerBenchFlags(fs *flag.FlagSet, cfg *bench.Config, bf *benchFlags) {
 	}
 	switch mode {
 	case bench.ModeGet:
-		fs.IntVar(&cfg.Fill, "fill", cfg.Fill, "records to write before draining; 0: drain what the stream holds")
+		fs.IntVar(&cfg.Fill, "fill", defaultFill, "records to write before draining; 0 (with --create=false): drain what the stream holds")
 		fs.IntVar(&cfg.Readers, "readers", 0, "readers, round robin over the shards, each reading its shard in full (default: one per shard)")
 		fs.IntVar(&cfg.Limit, "limit", cfg.Limit, "GetRecords Limit")
 	case bench.ModeE2E, bench.ModeFanout:

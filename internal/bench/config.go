@@ -78,8 +78,9 @@ type Config struct {
 	// Rate is the records/s target over all producers; zero means as
 	// fast as possible for put and 1000 for e2e and fanout.
 	Rate int
-	// Fill is how many records get writes before it drains (0: none, read
-	// what the stream holds). Negative is refused.
+	// Fill is how many records get writes before it drains; zero writes
+	// none and drains what the stream holds, which needs NoCreate (a new
+	// stream is empty).
 	Fill int
 	// Readers drain the stream in get, spread round robin over the shards;
 	// each reads its shard from TRIM_HORIZON to the end, so readers beyond
@@ -164,6 +165,8 @@ func (c *Config) Validate() error {
 		return errors.New("--duration, --poll-interval and --drain must be positive")
 	case c.API == "putrecords" && c.Batch*c.RecordSize > maxPutRequestBytes:
 		return fmt.Errorf("--batch %d x --record-size %d is over PutRecords' 5 MiB limit", c.Batch, c.RecordSize)
+	case c.Mode == ModeGet && !c.NoCreate && c.Fill == 0:
+		return errors.New("get on a new stream needs --fill: it would drain nothing (or read an existing stream with --create=false)")
 	case c.Rate < 0 || c.Fill < 0:
 		return errors.New("--rate and --fill must not be negative")
 	case (c.Mode == ModeE2E || c.Mode == ModeFanout) && c.RecordSize < stampBytes:
