@@ -34,18 +34,18 @@ const (
 
 // Limits on settings, so that a typo cannot ask for absurd work.
 const (
-	maxProducers      = 1024
-	maxShards         = 10000
-	maxBatchRecords   = 500     // PutRecords' own limit
-	maxRecordBytes    = 1 << 20 // Kinesis's default record limit
-	maxGetLimit       = 10000   // GetRecords' own limit
-	maxConsumers      = 20      // enhanced fan-out consumers per stream on AWS
+	maxProducers    = 1024
+	maxShards       = 10000
+	maxBatchRecords = 500     // PutRecords' own limit
+	maxRecordBytes  = 1 << 20 // Kinesis's default record limit
+	maxGetLimit     = 10000   // GetRecords' own limit
+	maxConsumers    = 20      // enhanced fan-out consumers per stream on AWS
 	// maxReaders and maxConsumerTasks bound the goroutines that read: each
 	// holds histograms (35 KiB each) and a response buffer that grows to
 	// the largest answer it has read (up to 13 MiB).
-	maxReaders       = 1024
-	maxConsumerTasks = 2048 // consumers x shards
-	stampBytes        = 9       // the send time and its marker at the start of each record
+	maxReaders        = 1024
+	maxConsumerTasks  = 2048 // consumers x shards
+	stampBytes        = 9    // the send time and its marker at the start of each record
 	defaultDiskBytes  = 1 << 30
 	defaultDiskBlock  = 1 << 20
 	defaultDiskSyncs  = 2000
