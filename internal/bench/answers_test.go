@@ -287,3 +287,52 @@ func TestPartitionKeysLandInTheirShard(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseRecords measures the scan of a full GetRecords answer
+// (10,000 records of 100 B): the client's cost per answer, which must stay
+// far below the server's cost to produce it.
+func BenchmarkParseRecords(b *testing.B) {
+	out := testGetRecordsOutput{Records: make([]testRecord, 10000)}
+	for i := range out.Records {
+		out.Records[i] = testRecord{SequenceNumber: "49658000000000000000000000000000000000000000000000000000",
+			ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: 1700000000000}, Data: stamped(1, 100), PartitionKey: "pk-1"}
+	}
+	it := "iterator"
+	out.NextShardIterator = &it
+	for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+		b.Run(p.String(), func(b *testing.B) {
+			body, _ := awsproto.Marshal(p, out)
+			var h Histogram
+			sink := latencySink{hist: &h, now: 2}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if a, err := parseRecords(p, body, "NextShardIterator", &sink); err != nil || a.records != 10000 {
+					b.Fatal(a, err)
+				}
+			}
+			b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkPutCall measures what a producer does for one PutRecords of
+// 500 x 100 B besides the network: stamp the body, sign, scan the answer.
+func BenchmarkPutCall(b *testing.B) {
+	keys := [][]string{{"a", "b", "c", "d", "e", "f", "g", "h"}}
+	pb, err := buildPutBodies(awsproto.JSON, "putrecords", "s", keys, 100, 500, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	answer, _ := awsproto.Marshal(awsproto.JSON, testPutRecordsOutput{Records: make([]testPutResult, 500)})
+	s := newSigner(DummyCredentials, "us-east-1", "127.0.0.1:4567")
+	b.ReportAllocs()
+	for b.Loop() {
+		now := time.Now()
+		pb.take(now.UnixNano())
+		s.sign("Kinesis_20131202.PutRecords", "application/x-amz-json-1.1", now)
+		if a, err := parsePutRecords(awsproto.JSON, answer); err != nil || a.entries != 500 {
+			b.Fatal(a, err)
+		}
+	}
+}
