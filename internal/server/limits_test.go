@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -438,5 +439,39 @@ func TestMalformedBody(t *testing.T) {
 		if e.status != http.StatusBadRequest || e.typ != "MalformedHttpRequestException" {
 			t.Errorf("%s: %d %s %q, want 400 MalformedHttpRequestException", name, e.status, e.typ, e.message)
 		}
+	}
+}
+
+// TestRefusedBodyKeepsHTTP2Connection: a body refused over HTTP/2 (too
+// large, too slow, broken) ends its stream only; the connection and the
+// client's other streams on it carry on. "Connection: close" on such an
+// answer made Go's HTTP/2 server send GOAWAY, and a concurrent request
+// whose body was already sent failed (found by TestProtoFuzz).
+func TestRefusedBodyKeepsHTTP2Connection(t *testing.T) {
+	l := startLive(t, Config{MaxRequestBytes: 1 << 10})
+	hc := h2cClient(t)
+	do := func(body string) (int, bool) {
+		reused := false
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+			http.MethodPost, "http://"+l.addr+"/", strings.NewReader(body))
+		req.Header.Set("Content-Type", ctJSON)
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202.ListStreams")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, reused
+	}
+	if status, _ := do(`{}`); status != http.StatusOK {
+		t.Fatalf("ListStreams: %d", status)
+	}
+	if status, reused := do(`{"Pad":"` + strings.Repeat("x", 4<<10) + `"}`); status != http.StatusRequestEntityTooLarge || !reused {
+		t.Fatalf("large body: status %d, reused connection %v", status, reused)
+	}
+	if status, reused := do(`{}`); status != http.StatusOK || !reused {
+		t.Errorf("after a 413: status %d, reused connection %v; want the same HTTP/2 connection", status, reused)
 	}
 }

@@ -271,12 +271,12 @@ func (s *Server) serveAPI(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength > s.cfg.MaxRequestBytes {
-		s.writeTooLarge(w, proto)
+		s.writeTooLarge(w, r, proto)
 		return
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
-		s.writeBodyError(w, proto, err)
+		s.writeBodyError(w, r, proto, err)
 		return
 	}
 	if service != kinesis.TargetPrefix || !kinesis.IsOperation(op) {
@@ -353,14 +353,15 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 }
 
 // writeBodyError answers a request whose body could not be read. The rest
-// of the body is not read, so the connection is closed after the answer.
-func (s *Server) writeBodyError(w http.ResponseWriter, proto awsproto.Protocol, err error) {
+// of the body is not read, so an HTTP/1.1 connection is closed after the
+// answer.
+func (s *Server) writeBodyError(w http.ResponseWriter, r *http.Request, proto awsproto.Protocol, err error) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		s.writeTooLarge(w, proto)
+		s.writeTooLarge(w, r, proto)
 	case isTimeout(err):
-		w.Header().Set("Connection", "close")
+		closeAfter(w, r)
 		awsproto.WriteError(w, proto, awsproto.Errorf("RequestTimeoutException",
 			"Reading the request body timed out: it must arrive within %v plus 1 s for every %d bytes.",
 			s.cfg.BodyTimeout, s.cfg.MinBodyBytesPerSecond))
@@ -369,7 +370,7 @@ func (s *Server) writeBodyError(w http.ResponseWriter, proto awsproto.Protocol, 
 		// One still there gets an answer, rather than a bare close or
 		// net/http's default 200.
 		s.log.Debug("read request body", "err", err)
-		w.Header().Set("Connection", "close")
+		closeAfter(w, r)
 		awsproto.WriteError(w, proto, awsproto.Errorf("MalformedHttpRequestException",
 			"The request body could not be read: %v.", err))
 	}
@@ -378,10 +379,21 @@ func (s *Server) writeBodyError(w http.ResponseWriter, proto awsproto.Protocol, 
 // writeTooLarge answers a body over MaxRequestBytes. AWS's front end sends
 // a bare 413 (boto3 reports its code as "413"); this one carries the AWS
 // Common Errors name and the limit, in the request's protocol.
-func (s *Server) writeTooLarge(w http.ResponseWriter, proto awsproto.Protocol) {
-	w.Header().Set("Connection", "close")
+func (s *Server) writeTooLarge(w http.ResponseWriter, r *http.Request, proto awsproto.Protocol) {
+	closeAfter(w, r)
 	awsproto.WriteError(w, proto, awsproto.Errorf("RequestEntityTooLargeException",
 		"Request body is larger than %d bytes.", s.cfg.MaxRequestBytes))
+}
+
+// closeAfter closes an HTTP/1.1 connection after this answer: the rest of
+// the request's body will not be read. An HTTP/2 stream is reset on its
+// own; there "Connection: close" would make Go's server send GOAWAY and
+// turn away the client's other new streams on the connection, which a
+// client cannot retry once it has sent their bodies.
+func closeAfter(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func writeXMLError(w http.ResponseWriter, status int, typ, msg string) {

@@ -44,10 +44,10 @@ func TestCredentialRegion(t *testing.T) {
 	l := startLive(t, Config{})
 	l.call(t, "CreateStream", `{"StreamName":"s","ShardCount":1}`)
 	for region, want := range map[string]string{
-		"eu-west-1":  "eu-west-1",
-		"\xff\xfe": "us-east-1",
-		"us east 1":  "us-east-1",
-		"a:b":        "us-east-1",
+		"eu-west-1": "eu-west-1",
+		"\xff\xfe":  "us-east-1",
+		"us east 1": "us-east-1",
+		"a:b":       "us-east-1",
 	} {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+l.addr+"/", strings.NewReader("\xa1jStreamNameas"))
 		req.Header.Set("Content-Type", ctCBOR)
