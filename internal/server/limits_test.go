@@ -475,3 +475,34 @@ func TestRefusedBodyKeepsHTTP2Connection(t *testing.T) {
 		t.Errorf("after a 413: status %d, reused connection %v; want the same HTTP/2 connection", status, reused)
 	}
 }
+
+// TestTooLargeChunkedClosesGently: a chunked HTTP/1.1 body over the limit
+// gets its 413 and then a FIN, not a reset that can destroy the answer
+// before the client reads it, however much more the client sends.
+func TestTooLargeChunkedClosesGently(t *testing.T) {
+	l := startLive(t, Config{MaxRequestBytes: 1 << 10})
+	c := l.dial(t)
+	chunk := fmt.Sprintf("%x\r\n%s\r\n", 8<<10, strings.Repeat("x", 8<<10))
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		if _, err := io.WriteString(c, rawHead("ListStreams", ctJSON, "Transfer-Encoding: chunked")); err != nil {
+			return
+		}
+		for range 64 { // 512 KiB, more than the server reads after its answer
+			if _, err := io.WriteString(c, chunk); err != nil {
+				return
+			}
+		}
+	}()
+	br := bufio.NewReader(c)
+	e := readAWSError(t, br, ctJSON)
+	if e.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d %s", e.status, e.typ)
+	}
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Errorf("after the 413: %v, want EOF (a FIN)", err)
+	}
+	c.Close()
+	<-sent
+}

@@ -274,7 +274,10 @@ func (s *Server) serveAPI(rw http.ResponseWriter, r *http.Request) {
 		s.writeTooLarge(w, r, proto)
 		return
 	}
-	body, err := s.readBody(w, r)
+	// net/http's own writer: MaxBytesReader tells it when the limit is
+	// hit, and it then closes the connection gently (FIN, a pause, close)
+	// so that the client reads the 413 rather than a reset.
+	body, err := s.readBody(rw, r)
 	if err != nil {
 		s.writeBodyError(w, r, proto, err)
 		return
