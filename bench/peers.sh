@@ -20,6 +20,7 @@
 #   MOCK_FILL=5000
 #   DISK_SIZE=1GiB        sequential write of `sluice bench disk`
 #   PORT_BASE=45670       Sluice, kinesalite, kinesis-mock (+TLS) listen on PORT_BASE+1..+4
+#   SLUICE_BIN=path       run this sluice binary instead of building ./cmd/sluice
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,7 +40,8 @@ peers=bench/.peers
 results=${1:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$peers" "$results"
 results=$(cd "$results" && pwd)
-bin=$root/$peers/sluice
+bin=${SLUICE_BIN:+$(cd "$(dirname "$SLUICE_BIN")" && pwd)/$(basename "$SLUICE_BIN")}
+bin=${bin:-$root/$peers/sluice}
 
 targets=(sluice kinesalite kinesis-mock)
 declare -A port=([sluice]=$((PORT_BASE + 1)) [kinesalite]=$((PORT_BASE + 2)) [kinesis-mock]=$((PORT_BASE + 3)))
@@ -50,8 +52,11 @@ log() { printf '%s peers: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # --- build and install -------------------------------------------------------
 
-log "building sluice into $peers"
-go build -o "$bin" ./cmd/sluice
+if [[ -z ${SLUICE_BIN:-} ]]; then
+	log "building sluice into $peers"
+	go build -o "$bin" ./cmd/sluice
+fi
+echo "sluice: $bin ($("$bin" version))" >&2
 
 installed() { # name version
 	local pkg=$peers/node_modules/$1/package.json
