@@ -10,10 +10,11 @@
 // directory; segment.md: segments, indexes, recovery and bounds). Files:
 // store.go and store_shards.go (data directory, shard lifecycle),
 // catalog.go (bbolt), shard.go (ShardLog state and views), shard_open.go
-// (recovery), shard_append.go (append, group commit, segment roll, the
-// bound on pending appends), shard_rearm.go (re-arming a log after a write
-// or fsync failure), shard_read.go (Read, SeekTime), shard_retention.go
-// (TrimBefore),
+// (recovery), shard_open_index.go (opening the active segment from the
+// index files of a clean close), shard_append.go (append, group commit,
+// segment roll, the bound on pending appends), shard_rearm.go (re-arming
+// a log after a write or fsync failure), shard_read.go (Read, SeekTime),
+// shard_retention.go (TrimBefore),
 // segment.go (segment and index files, segment reference counts),
 // format.go (byte layouts).
 //

@@ -203,9 +203,12 @@ func (l *ShardLog) Close() error {
 
 func (l *ShardLog) activeSegment() *segment { return l.mu.segs[len(l.mu.segs)-1] }
 
-// writeActiveIndexLocked writes the active segment's index files so tools
-// can read them; open rebuilds them anyway, as the active segment is always
-// scanned.
+// writeActiveIndexLocked writes the active segment's index files, which
+// let the next open skip scanning it (trustActiveIndex). Close calls it
+// only on a healthy log whose every written batch is durable: the files
+// then describe, at writePos bytes, a prefix of the segment that is on
+// disk and that the log never writes again, so a crash can only leave
+// them matching that prefix exactly or mismatching the file's size.
 func (l *ShardLog) writeActiveIndexLocked() error {
 	s := l.activeSegment()
 	idx, tix, err := writeIndexFiles(l.fs, l.dir, l.activeIndexHeaderLocked(), l.mu.entries)

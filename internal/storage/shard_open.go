@@ -239,8 +239,14 @@ func (r *scanResult) sealedInfo(base uint64, prevArrival int64) *sealedInfo {
 // first bad frame (reported in badReason, at pos). minArrival is the
 // previous segment's last arrival: time never goes backwards in a log.
 func scanSegment(f vfs.File, base uint64, dataStart, size int64, interval int, minArrival int64) (scanResult, error) {
-	res := scanResult{end: base, pos: dataStart, sinceIndex: int64(interval)}
-	sc := newScanner(f, dataStart, size, scanChunkBytes)
+	return scanFrom(f, base, scanResult{end: base, pos: dataStart, sinceIndex: int64(interval)}, size, interval, minArrival)
+}
+
+// scanFrom is scanSegment from the state res: the batch at res.pos has
+// first offset res.end, and res.entries and res.sinceIndex are the index
+// as the batches before it left it.
+func scanFrom(f vfs.File, base uint64, res scanResult, size int64, interval int, minArrival int64) (scanResult, error) {
+	sc := newScanner(f, res.pos, size, scanChunkBytes)
 	defer sc.release()
 	for {
 		h, frame, st, reason, err := sc.next()
@@ -312,9 +318,11 @@ func validBatchAfter(f vfs.File, from, size int64, minOffset uint64) (bool, erro
 	return false, nil
 }
 
-// recoverActive opens the last segment for appending: it checks every
-// batch, cuts off a torn tail, and rebuilds the in-memory index. Corruption
-// opens the log failed instead.
+// recoverActive opens the last segment for appending. If its index files
+// prove a clean close (trustActiveIndex), it loads them and checks only the
+// batches from the last entry on; otherwise it checks every batch, cuts
+// off a torn tail, and rebuilds the in-memory index. Corruption opens the
+// log failed instead.
 func (l *ShardLog) recoverActive(base uint64, prevArrival int64) error {
 	path := filepath.Join(l.dir, segmentName(base, segmentSuffix))
 	f, size, hdr, cerr, err := openSegmentFile(l.fs, path, base, true)
@@ -336,9 +344,12 @@ func (l *ShardLog) recoverActive(base uint64, prevArrival int64) error {
 		size, hdr = segmentHeaderBytes, segmentKeyInfo{}
 	}
 	seg := newSegment(base, path, f, nil, hdr)
-	res, err := scanSegment(f, base, seg.dataStart, size, l.opts.IndexIntervalBytes, prevArrival)
-	if err == nil && res.badReason != "" {
-		err = l.repairTail(f, path, size, &res)
+	res, ok := l.trustActiveIndex(seg, size, prevArrival)
+	if !ok {
+		res, err = scanSegment(f, base, seg.dataStart, size, l.opts.IndexIntervalBytes, prevArrival)
+		if err == nil && res.badReason != "" {
+			err = l.repairTail(f, path, size, &res)
+		}
 	}
 	if err != nil {
 		f.Close()
