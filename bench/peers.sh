@@ -19,7 +19,8 @@
 #   KINESALITE_FILL=100000
 #   MOCK_FILL=5000
 #   DISK_SIZE=1GiB        sequential write of `sluice bench disk`
-#   PORT_BASE=45670       Sluice, kinesalite, kinesis-mock (+TLS) listen on PORT_BASE+1..+4
+#   PORT_BASE=24570       Sluice, kinesalite, kinesis-mock (+TLS) listen on PORT_BASE+1..+4
+#                         (below the ephemeral range, which outgoing connections take)
 #   SLUICE_BIN=path       run this sluice binary instead of building ./cmd/sluice
 set -euo pipefail
 
@@ -34,7 +35,7 @@ SLUICE_FILL=${SLUICE_FILL:-1000000}
 KINESALITE_FILL=${KINESALITE_FILL:-100000}
 MOCK_FILL=${MOCK_FILL:-5000}
 DISK_SIZE=${DISK_SIZE:-1GiB}
-PORT_BASE=${PORT_BASE:-45670}
+PORT_BASE=${PORT_BASE:-24570}
 
 peers=bench/.peers
 results=${1:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
