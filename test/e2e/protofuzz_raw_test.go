@@ -242,13 +242,24 @@ func pfH2Frames(rng *rand.Rand, r *pfReq) []byte {
 // raw runs one raw case against tg and checks the answers.
 func (f *pfFuzzer) raw(ctx context.Context, rng *rand.Rand, tg *pfTarget) (label, problem string, dump func(io.Writer)) {
 	c := f.genRaw(rng, tg)
+	addr := tg.srv.addr
+	if tg.tlsAddr != "" && rng.IntN(10) == 0 {
+		// Not TLS, or TLS cut short, on the TLS port: the server must let
+		// go of the connection.
+		addr = tg.tlsAddr
+		c = pfRawCase{variant: "tls-garbage", data: pfRandBytes(rng, rng.IntN(1024))}
+		if rng.IntN(2) == 0 {
+			// A handshake record header and a ClientHello's start.
+			c.data = append([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03}, c.data...)
+		}
+	}
 	var got []byte
 	var readErr error
 	dump = func(w io.Writer) {
 		fmt.Fprintf(w, "raw %s to %s\n--- sent (Go quoted):\n%q\n--- received (err %v):\n%q\n", c.variant, tg.name, c.data, readErr, truncate(got, 8192))
 	}
 	d := net.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", tg.srv.addr)
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "raw cancelled", "", dump
@@ -283,8 +294,8 @@ func (f *pfFuzzer) checkRaw(c pfRawCase, got []byte) (string, string) {
 		return label + " no-answer", ""
 	}
 	if !bytes.HasPrefix(got, []byte("HTTP/1.")) {
-		if strings.HasPrefix(c.variant, "h2") {
-			return label + " h2", ""
+		if strings.HasPrefix(c.variant, "h2") || c.variant == "tls-garbage" {
+			return label + " binary", ""
 		}
 		return label, fmt.Sprintf("raw %s: an answer that is not HTTP/1.x: %q", c.variant, truncate(got, 100))
 	}

@@ -75,6 +75,7 @@ type pfReq struct {
 	chunked bool // no Content-Length: Transfer-Encoding: chunked (HTTP/1.1)
 	slow    bool // the body arrives in pieces with pauses
 	h2      bool // HTTP/2 with prior knowledge
+	tls     bool // on the TLS port: HTTP/2 by ALPN, HTTP/1.1 when chunked
 	target  string
 	op      string // the operation when target is Kinesis_20131202.<one of pfOperations>
 	proto   string // "json", "cbor", or "" for a content type that is neither
@@ -205,6 +206,8 @@ func (f *pfFuzzer) gen(rng *rand.Rand, tg *pfTarget) *pfReq {
 		r.h2 = true
 	case x < 38:
 		r.chunked = true
+	case x < 50 && tg.tls != nil:
+		r.tls = true
 	}
 	if rng.IntN(40) == 0 && r.bodyLen() < 1<<20 {
 		r.slow = true
@@ -368,7 +371,11 @@ func (f *pfFuzzer) send(ctx context.Context, tg *pfTarget, r *pfReq) pfAnswer {
 	if r.chunked {
 		body = io.MultiReader(body) // hides the length
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, tg.srv.endpoint()+r.path, body)
+	endpoint := tg.srv.endpoint()
+	if r.tls {
+		endpoint = "https://" + tg.tlsAddr
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, endpoint+r.path, body)
 	if err != nil {
 		return pfAnswer{err: err}
 	}
@@ -391,14 +398,20 @@ func (f *pfFuzzer) send(ctx context.Context, tg *pfTarget, r *pfReq) pfAnswer {
 		}
 	}
 	hc := tg.h1
-	if r.h2 {
+	switch {
+	case r.h2:
 		hc = tg.h2
+	case r.tls:
+		hc = tg.tls
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return pfAnswer{err: err}
 	}
 	defer resp.Body.Close()
+	if resp.ProtoMajor == 2 {
+		r.h2 = true // the TLS port chose HTTP/2
+	}
 	a := pfAnswer{status: resp.StatusCode, header: resp.Header}
 	if resp.StatusCode == http.StatusOK && resp.Header.Get("Content-Type") == "application/vnd.amazon.eventstream" {
 		// A subscription streams for minutes: the first event is enough.
@@ -473,7 +486,7 @@ func (f *pfFuzzer) check(r *pfReq, a pfAnswer) (label, problem string) {
 		switch {
 		case errors.Is(a.err, context.DeadlineExceeded):
 			return "hang", fmt.Sprintf("no answer within %v: %v", r.timeout(), a.err)
-		case r.h2 && strings.Contains(a.err.Error(), "header list larger than peer's advertised limit"):
+		case strings.Contains(a.err.Error(), "header list larger than peer's advertised limit"):
 			return "h2-client-refused", "" // the Go client would not send it
 		case r.stream > 0 || r.hugeHdr || pfUnknownExpect(r):
 			// The server may close while a body or headers it refused are
@@ -653,8 +666,8 @@ func pfHeader(h http.Header, name string) string {
 
 // dump writes a request and its answer for replay.
 func (r *pfReq) dump(w io.Writer, a pfAnswer) {
-	fmt.Fprintf(w, "kind=%s variant=%s h2=%v chunked=%v slow=%v stream=%d sign=%v region=%s\n",
-		r.kind, r.variant, r.h2, r.chunked, r.slow, r.stream, r.sign != nil, r.region)
+	fmt.Fprintf(w, "kind=%s variant=%s h2=%v tls=%v chunked=%v slow=%v stream=%d sign=%v region=%q\n",
+		r.kind, r.variant, r.h2, r.tls, r.chunked, r.slow, r.stream, r.sign != nil, r.region)
 	fmt.Fprintf(w, "%s %s\n", r.method, r.path)
 	for k, vs := range r.header {
 		for _, v := range vs {

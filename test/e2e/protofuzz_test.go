@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -56,9 +57,10 @@ func TestProtoFuzz(t *testing.T) {
 	f := &pfFuzzer{t: t, seed: seed, catalogue: cat}
 	f.mu.labels, f.mu.kinds, f.mu.seen = map[string]int{}, map[string]int{}, map[string]int{}
 	f.mu.busy = map[string]time.Duration{}
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	f.targets = []*pfTarget{
-		newPFTarget(t, "auth-none", startServer(t), false),
-		newPFTarget(t, "auth-sigv4", startServer(t, "--auth", "sigv4", "--credentials-file", creds), true),
+		newPFTarget(t, "auth-none", startServer(t), false, ""),
+		newPFTarget(t, "auth-sigv4", startServer(t, "--auth", "sigv4", "--credentials-file", creds, "--tls-listen", tlsAddr), true, tlsAddr),
 	}
 	start := map[*pfTarget]pfProc{}
 	for _, tg := range f.targets {
@@ -126,20 +128,22 @@ func pfEnvInt(t *testing.T, name string, def int) int {
 
 // pfTarget is one server under fuzz, with its clients and fixtures.
 type pfTarget struct {
-	name   string
-	srv    *server
-	sigv4  bool
-	names  atomic.Pointer[pfNames]
-	h1, h2 *http.Client // the fuzzer's
-	ctl    *http.Client // the janitor's and the watchdog's
-	trs    []*http.Transport
+	name    string
+	srv     *server
+	sigv4   bool
+	names   atomic.Pointer[pfNames]
+	h1, h2  *http.Client // the fuzzer's
+	tls     *http.Client // the fuzzer's on the TLS port (HTTP/2 or HTTP/1.1 by ALPN); nil without one
+	tlsAddr string
+	ctl     *http.Client // the janitor's and the watchdog's
+	trs     []*http.Transport
 	// fixturesAt is when the fixture stream was last made afresh; the
 	// janitor's own.
 	fixturesAt time.Time
 }
 
-func newPFTarget(t *testing.T, name string, s *server, sigv4 bool) *pfTarget {
-	tg := &pfTarget{name: name, srv: s, sigv4: sigv4}
+func newPFTarget(t *testing.T, name string, s *server, sigv4 bool, tlsAddr string) *pfTarget {
+	tg := &pfTarget{name: name, srv: s, sigv4: sigv4, tlsAddr: tlsAddr}
 	h1 := &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second, DisableCompression: true}
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)
@@ -147,6 +151,13 @@ func newPFTarget(t *testing.T, name string, s *server, sigv4 bool) *pfTarget {
 	ctl := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
 	tg.trs = []*http.Transport{h1, h2, ctl}
 	tg.h1, tg.h2, tg.ctl = &http.Client{Transport: h1}, &http.Client{Transport: h2}, &http.Client{Transport: ctl, Timeout: pfTimeout}
+	if tlsAddr != "" {
+		// The server's certificate is its own, self-signed.
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true,
+			MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second, DisableCompression: true}
+		tg.trs = append(tg.trs, tr)
+		tg.tls = &http.Client{Transport: tr}
+	}
 	t.Cleanup(tg.closeClients)
 	return tg
 }
