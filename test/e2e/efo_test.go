@@ -239,14 +239,7 @@ func TestTLSPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		t.Fatal("bad certificate file")
-	}
-	tr := newTransport()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-	tr.ForceAttemptHTTP2 = true
-	hc := &http.Client{Transport: tr, Timeout: sdkCallTimeout}
+	_, hc := tlsHTTPClient(t, srv)
 	resp, err := hc.Get("https://" + tlsAddr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -282,15 +275,10 @@ func TestTLSPort(t *testing.T) {
 	}
 }
 
-// TestTLSOnly: with --tls-only the plain port is not opened, the TLS port
-// serves the API, and TLS below 1.2 is refused.
-func TestTLSOnly(t *testing.T) {
-	tlsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	srv := startServer(t, "--tls-listen", tlsAddr, "--tls-only")
-	if conn, err := net.DialTimeout("tcp", srv.addr, 5*time.Second); err == nil {
-		conn.Close()
-		t.Fatalf("plain port %s accepts connections with --tls-only", srv.addr)
-	}
+// tlsHTTPClient trusts the server's self-signed certificate (from its data
+// directory) and speaks HTTP/2 over TLS.
+func tlsHTTPClient(t *testing.T, srv *server) (*x509.CertPool, *http.Client) {
+	t.Helper()
 	pemBytes, err := os.ReadFile(filepath.Join(srv.dataDir, "tls-cert.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -300,9 +288,22 @@ func TestTLSOnly(t *testing.T) {
 		t.Fatal("bad certificate file")
 	}
 	tr := newTransport()
+	t.Cleanup(tr.CloseIdleConnections)
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
 	tr.ForceAttemptHTTP2 = true
-	hc := &http.Client{Transport: tr, Timeout: sdkCallTimeout}
+	return pool, &http.Client{Transport: tr, Timeout: sdkCallTimeout}
+}
+
+// TestTLSOnly: with --tls-only the plain port is not opened, the TLS port
+// serves the API, and TLS below 1.2 is refused.
+func TestTLSOnly(t *testing.T) {
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	srv := startServer(t, "--tls-listen", tlsAddr, "--tls-only")
+	if conn, err := net.DialTimeout("tcp", srv.addr, 5*time.Second); err == nil {
+		conn.Close()
+		t.Fatalf("plain port %s accepts connections with --tls-only", srv.addr)
+	}
+	pool, hc := tlsHTTPClient(t, srv)
 	c := newKinesisClient(t, "https://"+tlsAddr, func(o *kinesis.Options) { o.HTTPClient = hc })
 	createStream(t, c, "tlsonly", 1)
 	if _, err := c.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String("tlsonly"),
