@@ -28,44 +28,29 @@ awscli_ok() {
 	[ -x /usr/bin/aws ] && /usr/bin/aws --version 2>/dev/null | grep -q '^aws-cli/2\.'
 }
 
-ensure_awscli() {
-	if awscli_ok; then
-		return
-	fi
-	step "installing awscli (Debian package) for the AWS CLI end-to-end test"
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "scripts/test.sh: /usr/bin/aws (AWS CLI v2) is missing or broken; run as root or: sudo apt-get install -y awscli" >&2
-		exit 1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq awscli >/dev/null
-	if ! awscli_ok; then
-		echo "scripts/test.sh: awscli installed but '/usr/bin/aws --version' does not report aws-cli/2" >&2
-		exit 1
-	fi
-}
-
 # faketime_ok reports whether Debian's faketime works: the AWS CLI auth
 # test runs the CLI 20 minutes in the past with it.
 faketime_ok() {
 	command -v faketime >/dev/null 2>&1 && faketime -f '-20m' true 2>/dev/null
 }
 
-ensure_faketime() {
-	if faketime_ok; then
+# ensure_deb PACKAGE CHECK WHY installs a Debian package when the function
+# CHECK says it is missing or broken; WHY names the test that needs it.
+ensure_deb() {
+	local pkg=$1 check=$2 why=$3
+	if "$check"; then
 		return
 	fi
-	step "installing faketime (Debian package) for the AWS CLI auth test"
+	step "installing $pkg (Debian package) for $why"
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "scripts/test.sh: faketime is missing or broken; run as root or: sudo apt-get install -y faketime" >&2
+		echo "scripts/test.sh: $pkg is missing or broken; run as root or: sudo apt-get install -y $pkg" >&2
 		exit 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq faketime >/dev/null
-	if ! faketime_ok; then
-		echo "scripts/test.sh: faketime installed but 'faketime -f -20m true' fails" >&2
+	apt-get install -y -qq "$pkg" >/dev/null
+	if ! "$check"; then
+		echo "scripts/test.sh: $pkg installed but its check ($check) still fails" >&2
 		exit 1
 	fi
 }
@@ -79,8 +64,8 @@ if ! command -v go >/dev/null 2>&1; then
 	echo "scripts/test.sh: the Go toolchain is not on PATH" >&2
 	exit 1
 fi
-ensure_awscli
-ensure_faketime
+ensure_deb awscli awscli_ok "the AWS CLI end-to-end tests"
+ensure_deb faketime faketime_ok "the AWS CLI auth test"
 go version
 /usr/bin/aws --version
 
