@@ -40,6 +40,9 @@ type serveConfig struct {
 	AccountID   string        // the account id in ARNs and messages
 	StateDelay  time.Duration // how long CREATING/UPDATING/DELETING last; 0 means instant
 	ShardLimits string        // "aws" enforces per-shard throughput limits, "off" disables them
+	// Fsync is "on" (a write is acknowledged once fdatasync'd) or "off"
+	// (acknowledged once written to the file: a machine crash can lose it).
+	Fsync string
 	ShardQuota  int           // the account's shard limit (AWS's default: 500)
 	IteratorTTL time.Duration // shard iterator lifetime; AWS's is 5m
 	// SubscriptionLifetime is how long a SubscribeToShard stream lasts; AWS's is 5m.
@@ -73,6 +76,8 @@ func (c *serveConfig) Validate() error {
 	switch {
 	case c.ShardLimits != "aws" && c.ShardLimits != "off":
 		return fmt.Errorf("--shard-limits must be aws or off, not %q", c.ShardLimits)
+	case c.Fsync != "on" && c.Fsync != "off":
+		return fmt.Errorf("--fsync must be on or off, not %q", c.Fsync)
 	case !regionPattern.MatchString(c.Region):
 		return fmt.Errorf("--region %q is not a region name like us-east-1", c.Region)
 	case !accountPattern.MatchString(c.AccountID):
@@ -135,6 +140,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AccountID, "account-id", "000000000000", "12-digit account id used in ARNs and messages")
 	fs.DurationVar(&c.StateDelay, "state-delay", 0, "how long streams stay CREATING, UPDATING and DELETING")
 	fs.StringVar(&c.ShardLimits, "shard-limits", "aws", "per-shard throughput limits: aws or off")
+	fs.StringVar(&c.Fsync, "fsync", "on", "on: a write is acknowledged once it is on disk (fdatasync); off: once it is in the page cache, so a machine crash can lose acknowledged records (measurements and throwaway environments only)")
 	fs.IntVar(&c.ShardQuota, "shard-quota", 500, "the account's shard limit across all streams (AWS's default quota is 500; raise it as you would ask AWS to)")
 	fs.DurationVar(&c.IteratorTTL, "iterator-ttl", 5*time.Minute, "how long shard iterators stay valid (AWS: 5m; shorter for tests)")
 	fs.DurationVar(&c.SubscriptionLifetime, "subscription-lifetime", 5*time.Minute, "how long a SubscribeToShard stream lasts (AWS: 5m; shorter for tests)")
@@ -207,7 +213,10 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sopts := storage.Options{Logger: log}
+	sopts := storage.Options{Logger: log, NoSync: cfg.Fsync == "off"}
+	if sopts.NoSync {
+		log.Warn("--fsync off: writes are acknowledged before they are on disk; a machine crash can lose acknowledged records")
+	}
 	if ring != nil {
 		sopts.DataKeys = ring
 	}

@@ -101,6 +101,10 @@ type Config struct {
 	Insecure bool
 	// Credentials sign the requests; zero means DummyCredentials.
 	Credentials Credentials
+	// ServerPID is the process id of the server on this machine; its CPU
+	// time during the measured phase is reported (Result.ServerCPUSeconds).
+	// Zero means not measured.
+	ServerPID int
 
 	// Dir is where disk writes its file; required for disk.
 	Dir string
@@ -141,6 +145,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--protocol must be json or cbor, not %q", c.Protocol)
 	case c.API != "putrecords" && c.API != "putrecord":
 		return fmt.Errorf("--api must be putrecords or putrecord, not %q", c.API)
+	case c.ServerPID < 0:
+		return fmt.Errorf("--server-pid must be a process id, not %d", c.ServerPID)
 	case c.Consume != "poll" && c.Consume != "subscribe":
 		return fmt.Errorf("--consume must be poll or subscribe, not %q", c.Consume)
 	case !streamNamePattern.MatchString(c.Stream):

@@ -95,6 +95,10 @@ func (r *runner) e2e(ctx context.Context) (*Result, error) {
 	if err := waitReady(ctx, ready, len(tasks)); err != nil {
 		return nil, err
 	}
+	cpu, err := startCPU(cfg.ServerPID)
+	if err != nil {
+		return nil, err
+	}
 	p := startProgress(cfg.Progress, string(cfg.Mode), ctr)
 	elapsed, lat, err := r.runPut(ctx, putPlan{duration: cfg.Duration, rate: cfg.Rate}, ctr)
 	target := ctr.records.Load() * int64(cfg.Consumers)
@@ -119,7 +123,7 @@ func (r *runner) e2e(ctx context.Context) (*Result, error) {
 		e2e.Merge(t.latencies())
 	}
 	res.Latency.E2E = e2e.Summary()
-	return &res, nil
+	return &res, cpu.finish(&res)
 }
 
 // waitReady waits until n tasks have said they are reading.

@@ -88,6 +88,10 @@ func (r *runner) get(ctx context.Context) (*Result, error) {
 	var fill *Result
 	if cfg.Fill > 0 {
 		ctr := &counters{}
+		cpu, err := startCPU(cfg.ServerPID)
+		if err != nil {
+			return nil, err
+		}
 		p := startProgress(cfg.Progress, "fill", ctr)
 		elapsed, lat, err := r.runPut(ctx, putPlan{duration: maxFillDuration, rate: cfg.Rate, records: int64(cfg.Fill)}, ctr)
 		p.end()
@@ -96,6 +100,9 @@ func (r *runner) get(ctx context.Context) (*Result, error) {
 		}
 		res := ctr.result(ModePut, elapsed)
 		res.Latency.Calls = lat.Summary()
+		if err := cpu.finish(&res); err != nil {
+			return nil, err
+		}
 		fill = &res
 	}
 	if cfg.Readers == 0 {
@@ -109,6 +116,10 @@ func (r *runner) get(ctx context.Context) (*Result, error) {
 		readers[i] = &reader{k: r.cl.caller(), shard: r.shards[i%len(r.shards)].id}
 	}
 	ctr := &counters{}
+	cpu, err := startCPU(cfg.ServerPID)
+	if err != nil {
+		return nil, err
+	}
 	p := startProgress(cfg.Progress, "get", ctr)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -129,7 +140,7 @@ func (r *runner) get(ctx context.Context) (*Result, error) {
 	}
 	res.Latency.Calls = lat.Summary()
 	res.Fill = fill
-	return &res, nil
+	return &res, cpu.finish(&res)
 }
 
 // drain reads the reader's shard from TRIM_HORIZON until it is caught up.

@@ -78,6 +78,11 @@ type Result struct {
 	Errors      int64  `json:"errors"`
 	Throttles   int64  `json:"throttles"`
 	ErrorSample string `json:"error_sample,omitempty"`
+	// ServerCPUSeconds is the user and system CPU the server process
+	// (Config.ServerPID) spent during the measured phase, from /proc, and
+	// ServerCPUPerMillion the same per million Records.
+	ServerCPUSeconds    float64 `json:"server_cpu_s,omitempty"`
+	ServerCPUPerMillion float64 `json:"server_cpu_s_per_million_records,omitempty"`
 	// Fill is get's write phase, when it filled the stream first.
 	Fill *Result `json:"fill,omitempty"`
 }
@@ -229,6 +234,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 	if r.Mode == ModeE2E || r.Mode == ModeFanout {
 		fmt.Fprintf(w, "  delivered %s records (%s/s)\n", group(r.Delivered), group(int64(r.DeliveredPerSec)))
 		writeLatency(w, "put-to-read latency", r.Latency.E2E)
+	}
+	if r.ServerCPUSeconds > 0 {
+		fmt.Fprintf(w, "  server CPU %.2f s: %.2f CPU-s per million records\n", r.ServerCPUSeconds, r.ServerCPUPerMillion)
 	}
 	fmt.Fprintf(w, "  errors %s, throttles %s\n", group(r.Errors), group(r.Throttles))
 	if r.ErrorSample != "" {

@@ -110,6 +110,10 @@ func (r *runner) cleanup(ctx context.Context, created bool) {
 // put is the put mode: write for Duration at Rate.
 func (r *runner) put(ctx context.Context) (*Result, error) {
 	ctr := &counters{}
+	cpu, err := startCPU(r.cfg.ServerPID)
+	if err != nil {
+		return nil, err
+	}
 	p := startProgress(r.cfg.Progress, "put", ctr)
 	elapsed, lat, err := r.runPut(ctx, putPlan{duration: r.cfg.Duration, rate: r.cfg.Rate}, ctr)
 	p.end()
@@ -118,5 +122,5 @@ func (r *runner) put(ctx context.Context) (*Result, error) {
 	}
 	res := ctr.result(ModePut, elapsed)
 	res.Latency.Calls = lat.Summary()
-	return &res, nil
+	return &res, cpu.finish(&res)
 }

@@ -27,6 +27,9 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return
 // an Append past that waits for room, at most Options.AppendWait, holding
 // nothing but its entries, and then returns ErrBusy.
 //
+// With Options.NoSync the batch is published as soon as it is written,
+// with no fdatasync.
+//
 // Errors: ErrBatchTooLarge (nothing written; the log stays usable), ErrBusy
 // (likewise), ErrClosed, or the log's sticky error: after a write or sync
 // error, or if the log opened with corruption, this and later Appends fail
@@ -89,7 +92,11 @@ func (l *ShardLog) AppendWithKey(entries []Entry, nowMillis int64, keyRef string
 
 	l.mu.Lock()
 	res, end, err := l.writeLocked(buf, len(entries), nowMillis, keyRef)
-	if err == nil {
+	if err == nil && l.opts.NoSync {
+		// Visible at once; durableEnd stays at the last sync, which a
+		// roll or Close makes.
+		l.storeViewLocked(end, l.mu.writePos, l.mu.lastArrival, l.mu.entries)
+	} else if err == nil {
 		l.mu.inflight++
 		err = l.waitDurableLocked(end)
 		l.mu.inflight--
@@ -253,6 +260,11 @@ func (l *ShardLog) syncLocked() {
 // may be behind what has been written since.
 func (l *ShardLog) publishAtLocked(end uint64, pos, arrival int64, entries []indexEntry) {
 	l.mu.durableEnd = end
+	l.storeViewLocked(end, pos, arrival, entries)
+}
+
+// storeViewLocked makes offsets below end visible to readers.
+func (l *ShardLog) storeViewLocked(end uint64, pos, arrival int64, entries []indexEntry) {
 	l.view.Store(&logView{
 		segs:        l.mu.segs,
 		start:       l.mu.segs[0].base,

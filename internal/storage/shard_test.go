@@ -21,6 +21,8 @@ func TestAppendRead(t *testing.T) {
 		{"rolls every batch", Options{SegmentBytes: 100}, []int{1, 1, 2, 1, 5}, 50},
 		{"rolls and sparse index", Options{SegmentBytes: 4096, IndexIntervalBytes: 300}, []int{3, 7, 1, 20, 2, 9, 40, 1}, 60},
 		{"dense index", Options{IndexIntervalBytes: 1}, []int{1, 1, 1, 1, 1, 1}, 5},
+		{"no sync", Options{NoSync: true}, []int{1, 2, 3, 4, 5}, 100},
+		{"no sync, rolls", Options{NoSync: true, SegmentBytes: 4096, IndexIntervalBytes: 300}, []int{3, 7, 1, 20, 2, 9, 40, 1}, 60},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,4 +204,33 @@ func TestAppendErrors(t *testing.T) {
 	if _, err := l.Read(0, 1, 1); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Read after Close = %v", err)
 	}
+}
+
+// TestNoSync: with Options.NoSync an Append is readable at once but not
+// durable until a roll or Close syncs it: a crash clone taken before Close
+// lacks it, one taken after has everything.
+func TestNoSync(t *testing.T) {
+	mem := vfs.NewMem()
+	opts := Options{NoSync: true}
+	s := openStore(t, mem, opts)
+	l := createShard(t, s, crashKey)
+	mustAppend(t, l, entries(0, 5, 40), 1000)
+	mustAppend(t, l, entries(5, 5, 40), 1001)
+	if l.End() != 10 {
+		t.Fatalf("End %d after two appends of 5, want 10", l.End())
+	}
+	checkRecords(t, readAll(t, l, 0), 0, 40)
+	before := mem.CrashClone()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after := mem.CrashClone()
+	if r := reopen(t, before, opts); r.End() != 0 || r.Err() != nil {
+		t.Fatalf("crash before any sync: End %d Err %v, want 0 nil (nothing was synced)", r.End(), r.Err())
+	}
+	r := reopen(t, after, opts)
+	if r.End() != 10 || r.Err() != nil {
+		t.Fatalf("crash after Close: End %d Err %v, want 10 nil", r.End(), r.Err())
+	}
+	checkRecords(t, readAll(t, r, 0), 0, 40)
 }

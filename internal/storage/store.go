@@ -81,6 +81,12 @@ type Options struct {
 	// vfs. Empty means <dir>/catalog.db. Tests that run the logs on a
 	// vfs.MemFS set it to a file in a temporary directory.
 	CatalogPath string
+	// NoSync acknowledges an Append once its batch is written to the
+	// file, without waiting for an fdatasync: records a crash of the
+	// machine (not of the process) can lose. Rolls and Close still sync,
+	// so a clean shutdown leaves everything on disk. For measurements and
+	// throwaway environments only (`sluice serve --fsync off`).
+	NoSync bool
 }
 
 // withDefaults checks o and fills in zero fields.
