@@ -42,7 +42,7 @@ type serveConfig struct {
 	ShardLimits string        // "aws" enforces per-shard throughput limits, "off" disables them
 	// Fsync is "on" (a write is acknowledged once fdatasync'd) or "off"
 	// (acknowledged once written to the file: a machine crash can lose it).
-	Fsync string
+	Fsync       string
 	ShardQuota  int           // the account's shard limit (AWS's default: 500)
 	IteratorTTL time.Duration // shard iterator lifetime; AWS's is 5m
 	// SubscriptionLifetime is how long a SubscribeToShard stream lasts; AWS's is 5m.
