@@ -26,8 +26,16 @@ func quietOptions(t testing.TB, o Options) Options {
 	if o.CatalogPath == "" {
 		o.CatalogPath = filepath.Join(t.TempDir(), "catalog.db")
 	}
+	if o.PreallocBytes == 0 {
+		// Tests write little: preallocate early and often, so that every
+		// test runs with zeros after the last batch (shard_prealloc.go).
+		o.PreallocBytes = testPreallocBytes
+	}
 	return o
 }
+
+// testPreallocBytes is the tests' Options.PreallocBytes unless they set it.
+const testPreallocBytes = 256
 
 // openStore opens a Store on fs at memDir and closes it when the test ends.
 func openStore(t testing.TB, fs vfs.FS, o Options) *Store {

@@ -496,7 +496,8 @@ func TestAppendGate(t *testing.T) {
 				return nil
 			})
 			s := openStore(t, vfs.NewErrorFS(vfs.NewMem(), inj),
-				Options{MaxPendingAppendBytes: 2*size + size/2, AppendWait: tt.wait})
+				// No preallocation: the test counts the batches' writes.
+				Options{MaxPendingAppendBytes: 2*size + size/2, AppendWait: tt.wait, PreallocBytes: -1})
 			l := createShard(t, s, crashKey)
 			var releaseOnce sync.Once
 			unblock := func() { releaseOnce.Do(func() { close(release) }) }

@@ -62,7 +62,10 @@ type ShardLog struct {
 		segs   []*segment // all segments, oldest first; the last is the active one
 		active vfs.File   // the active segment's read-write handle; nil if failed at open
 		// Written state, ahead of durable until the next sync.
-		writePos    int64  // size of the active segment file
+		writePos    int64  // end of the active segment's last written batch
+		// fileEnd is at least the active segment file's size: writePos,
+		// or more where preallocLocked wrote zeros ahead of it.
+		fileEnd     int64
 		nextOffset  uint64 // offset the next batch gets
 		lastArrival int64  // arrival time of the last written batch
 		entries     []indexEntry
@@ -174,7 +177,10 @@ func (l *ShardLog) Close() error {
 	}
 	var err error
 	if l.mu.err == nil && l.mu.active != nil {
-		if l.mu.durableEnd < l.mu.nextOffset {
+		cut := l.mu.fileEnd > l.mu.writePos
+		if cerr := l.cutPreallocLocked(); cerr != nil {
+			l.failLocked(cerr)
+		} else if cut || l.mu.durableEnd < l.mu.nextOffset {
 			if serr := l.mu.active.Sync(); serr != nil {
 				l.failLocked(fmt.Errorf("sync segment %s: %w", l.activeSegment().path, serr))
 			} else {

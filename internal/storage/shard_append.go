@@ -157,8 +157,10 @@ func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64, keyRef st
 	}
 	l.mu.sinceIndex += size
 	l.mu.writePos += size
+	l.mu.fileEnd = max(l.mu.fileEnd, l.mu.writePos)
 	l.mu.nextOffset += uint64(count)
 	l.mu.lastArrival = res.ArrivalMillis
+	l.preallocLocked()
 	return res, l.mu.nextOffset, nil
 }
 
@@ -284,6 +286,9 @@ func (l *ShardLog) storeViewLocked(end uint64, pos, arrival int64, entries []ind
 // lock: writers wait for it.
 func (l *ShardLog) rollLocked(hdr segmentKeyInfo, aead cipher.AEAD) error {
 	old := l.activeSegment()
+	if err := l.cutPreallocLocked(); err != nil {
+		return err
+	}
 	if err := l.mu.active.Sync(); err != nil {
 		return fmt.Errorf("sync segment %s: %w", old.path, err)
 	}
@@ -322,6 +327,7 @@ func (l *ShardLog) rollLocked(hdr segmentKeyInfo, aead cipher.AEAD) error {
 	l.mu.segs = append(segs, seg)
 	l.mu.active = f
 	l.mu.writePos, l.mu.entries, l.mu.sinceIndex = seg.dataStart, nil, 0
+	l.mu.fileEnd = seg.dataStart
 	l.publishLocked()
 	return nil
 }
@@ -370,6 +376,7 @@ func (l *ShardLog) rekeyEmptyLocked(hdr segmentKeyInfo, aead cipher.AEAD) error 
 	segs[len(segs)-1] = seg
 	l.mu.segs = segs
 	l.mu.writePos, l.mu.sinceIndex = seg.dataStart, 0
+	l.mu.fileEnd = seg.dataStart
 	l.publishLocked()
 	return nil
 }

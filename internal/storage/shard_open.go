@@ -298,6 +298,11 @@ func validBatchAfter(f vfs.File, from, size int64, minOffset uint64) (bool, erro
 			return false, fmt.Errorf("read at %d: %w", start, err)
 		}
 		for q := int64(0); q < scanChunkBytes && q+batchHeaderBytes <= n; q++ {
+			if le.Uint32(buf[q:]) == 0 {
+				// No batch has length 0: a quick way through runs of
+				// zeros, which preallocation leaves after the last batch.
+				continue
+			}
 			h, reason := parseBatchHeader(buf[q:n])
 			reach := minOffset + uint64(start+q-from)/minRecordBytes + 1
 			if reason != "" || h.firstOffset < minOffset || h.firstOffset > reach || start+q+h.size() > size {
@@ -364,6 +369,7 @@ func (l *ShardLog) recoverActive(base uint64, prevArrival int64) error {
 	l.mu.segs = append(l.mu.segs, seg)
 	l.mu.active = f
 	l.mu.writePos, l.mu.nextOffset = res.pos, res.end
+	l.mu.fileEnd = res.pos
 	l.mu.entries, l.mu.sinceIndex = res.entries, res.sinceIndex
 	l.mu.lastArrival = prevArrival
 	if len(res.entries) > 0 {
@@ -385,8 +391,19 @@ func (l *ShardLog) repairTail(f vfs.File, path string, size int64, res *scanResu
 	if found {
 		return nil
 	}
-	l.logger.Warn("storage: truncating torn batch at the end of the log", "file", path,
-		"offset", res.pos, "bytes", size-res.pos, "reason", res.badReason)
+	zeros, err := allZeros(f, res.pos, size)
+	if err != nil {
+		return fmt.Errorf("check tail of %s: %w", path, err)
+	}
+	if zeros {
+		// Preallocated space (shard_prealloc.go), or a batch none of whose
+		// bytes reached the disk: nothing was torn.
+		l.logger.Info("storage: cutting zeros after the last batch", "file", path,
+			"offset", res.pos, "bytes", size-res.pos)
+	} else {
+		l.logger.Warn("storage: truncating torn batch at the end of the log", "file", path,
+			"offset", res.pos, "bytes", size-res.pos, "reason", res.badReason)
+	}
 	if err := f.Truncate(res.pos); err != nil {
 		return fmt.Errorf("truncate %s: %w", path, err)
 	}
@@ -405,4 +422,22 @@ func rewriteEmptySegment(f vfs.File, base uint64) error {
 		return err
 	}
 	return f.Sync()
+}
+
+// allZeros reports whether bytes [from, size) of f are all zero.
+func allZeros(f vfs.File, from, size int64) (bool, error) {
+	buf := make([]byte, min(scanChunkBytes, max(size-from, 0)))
+	for pos := from; pos < size; {
+		n := min(int64(len(buf)), size-pos)
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return false, fmt.Errorf("read at %d: %w", pos, err)
+		}
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		pos += n
+	}
+	return true, nil
 }

@@ -161,6 +161,7 @@ func (l *ShardLog) restoreDurableLocked() error {
 		return err
 	}
 	l.mu.writePos, l.mu.nextOffset, l.mu.durableEnd = size, end, end
+	l.mu.fileEnd = size
 	l.mu.entries, l.mu.sinceIndex = res.entries, res.sinceIndex
 	l.mu.lastArrival = v.lastArrival
 	l.publishLocked()

@@ -87,6 +87,12 @@ type Options struct {
 	// so a clean shutdown leaves everything on disk. For measurements and
 	// throwaway environments only (`sluice serve --fsync off`).
 	NoSync bool
+	// PreallocBytes: once the active segment holds this many bytes of
+	// batches, zeros are written this far ahead of its last batch, so that
+	// later batches overwrite blocks the file already has and their
+	// fdatasync needs no journal commit (shard_prealloc.go). 0 means
+	// 1 MiB; negative turns it off; at most 16 MiB.
+	PreallocBytes int64
 }
 
 // withDefaults checks o and fills in zero fields.
@@ -98,6 +104,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("index interval %d bytes is negative", o.IndexIntervalBytes)
 	case o.SegmentMaxAge != 0 && (o.SegmentMaxAge < minSegmentMaxAge || o.SegmentMaxAge > maxSegmentMaxAge):
 		return o, fmt.Errorf("segment max age %v out of range [%v, %v]", o.SegmentMaxAge, minSegmentMaxAge, maxSegmentMaxAge)
+	case o.PreallocBytes > maxPreallocBytes:
+		return o, fmt.Errorf("preallocation of %d bytes is over %d", o.PreallocBytes, maxPreallocBytes)
 	case o.MaxPendingAppendBytes < 0 || o.AppendWait < 0:
 		return o, fmt.Errorf("pending append bound %d bytes or wait %v is negative", o.MaxPendingAppendBytes, o.AppendWait)
 	}
@@ -112,6 +120,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SegmentBytes == 0 {
 		o.SegmentBytes = defaultSegmentBytes
+	}
+	if o.PreallocBytes == 0 {
+		o.PreallocBytes = defaultPreallocBytes
 	}
 	if o.IndexIntervalBytes == 0 {
 		o.IndexIntervalBytes = defaultIndexIntervalBytes
