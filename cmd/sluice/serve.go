@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -207,6 +208,7 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 // closed.
 func runServer(cfg serveConfig, stderr io.Writer) error {
 	log := newLogger(cfg.LogLevel, stderr)
+	setGCPercent()
 	// The key ring is checked before anything in the data directory is
 	// opened: a wrong master key must change no file.
 	ring, err := openKeyRing(cfg, log)
@@ -383,4 +385,21 @@ func describeOpenError(dir string, err error) error {
 		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
 	}
 	return fmt.Errorf("open data directory %s: %w", dir, err)
+}
+
+// serveGCPercent is the server's garbage collection target unless GOGC is
+// set. Its live heap is small (tens of MiB, even with 10,000 shards) and
+// every request allocates its body and decoded records, so Go's default of
+// 100 collects every few MiB allocated: a quarter of a busy server's CPU.
+// At 400 the heap may grow to five times what is live before a
+// collection: `sluice bench put` (500 x 100 B) measured 3.7 instead of 5.3
+// CPU-seconds per million records, and a peak RSS of 35 instead of 24 MiB.
+const serveGCPercent = 400
+
+// setGCPercent applies serveGCPercent unless the operator set GOGC, which
+// the Go runtime has then applied already.
+func setGCPercent() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
