@@ -87,6 +87,7 @@ func benchRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	setGCPercent() // the load generator allocates per call too: leave the CPU to the server
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice bench %s: %v\n", mode, err)
