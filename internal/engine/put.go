@@ -186,9 +186,10 @@ func (e *Engine) appendGroup(st *stream, sh *shard, entries []PutEntry, idx []in
 		}
 		return
 	}
+	var seqs seqFormatter
 	for j, i := range idx {
 		sn := sh.seq(res.FirstOffset+uint64(j)+1, res.ArrivalMillis)
-		results[i] = PutResult{ShardID: sh.id, SequenceNumber: sn.String()}
+		results[i] = PutResult{ShardID: sh.id, SequenceNumber: seqs.format(sn)}
 	}
 	sh.notify.broadcast()
 }
