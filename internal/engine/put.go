@@ -92,7 +92,8 @@ func (e *Engine) PutRecord(name string, entry PutEntry, sequenceNumberForOrderin
 
 // PutRecords routes each entry to its shard and appends one batch per shard,
 // the shards in parallel. It returns once every batch is durable or failed;
-// failures are per entry, as in the API.
+// failures are per entry, as in the API. It keeps no reference to entries,
+// their keys or their data once it returns: callers may reuse them.
 func (e *Engine) PutRecords(name string, entries []PutEntry) ([]PutResult, error) {
 	st, err := e.writableStream(name)
 	if err != nil {
