@@ -359,6 +359,18 @@ func TestPutRecordsRouting(t *testing.T) {
 		if len(got.Records) != perShard[sh.ShardID] {
 			t.Errorf("%s holds %d records, want %d", sh.ShardID, len(got.Records), perShard[sh.ShardID])
 		}
+		// A shard holds its entries in call order, under the sequence
+		// numbers the call answered.
+		j := 0
+		for i, r := range res {
+			if r.ShardID != sh.ShardID || j >= len(got.Records) {
+				continue
+			}
+			if g := got.Records[j]; g.SequenceNumber != r.SequenceNumber || !bytes.Equal(g.Data, entries[i].Data) {
+				t.Errorf("%s record %d: %s %q, want entry %d: %s %q", sh.ShardID, j, g.SequenceNumber, g.Data, i, r.SequenceNumber, entries[i].Data)
+			}
+			j++
+		}
 		total += len(got.Records)
 	}
 	if total != len(entries) {
