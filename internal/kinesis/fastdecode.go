@@ -2,6 +2,7 @@ package kinesis
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"strings"
 	"sync"
 
@@ -261,6 +262,11 @@ func (p *fastParser) span() (lo, hi int, ok bool) {
 		return 0, 0, false
 	}
 	start := p.i
+	// Eight bytes at a time while none is special: the strings are mostly
+	// base64 data, a hundred bytes and more each.
+	for p.i+8 <= len(p.b) && plainJSON8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+		p.i += 8
+	}
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		if c == '"' {
@@ -273,4 +279,17 @@ func (p *fastParser) span() (lo, hi int, ok bool) {
 		p.i++
 	}
 	return 0, 0, false
+}
+
+// plainJSON8 reports whether the eight bytes in x are all printable ASCII
+// other than '"' and '\\': bytes a JSON string holds as they are. Each
+// test is the classic SWAR one, exact as to whether any byte matches.
+func plainJSON8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	less := func(x uint64, n uint64) uint64 { return (x - ones*n) &^ x & highs } // a byte < n
+	control := less(x, 0x20)
+	high := (x + ones*(0x7f-0x7e) | x) & highs // a byte > 0x7e
+	quote := less(x^(ones*'"'), 1)
+	backslash := less(x^(ones*'\\'), 1)
+	return control|high|quote|backslash == 0
 }
