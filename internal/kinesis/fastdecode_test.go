@@ -26,6 +26,9 @@ var fastSeeds = []string{
 	`{"StreamName":"s","Records":[{"Data":"AA==","PartitionKey":"k","Other":"x"}]}`,
 	`{"StreamName":"s","Records":[{"Data":"AA==","PartitionKey":"k"}]} x`,
 	`{"StreamName":"s","DryRun":true,"Records":[{"Data":"AA==","PartitionKey":"k"}]}`,
+	// Raw line breaks in data, which Go's base64 decoder would skip.
+	"{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"aGVs\n\n\r\nbG8=\",\"PartitionKey\":\"k\"}]}",
+	"{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"AA==\r\n\r\n\",\"PartitionKey\":\"k\"}]}",
 	// Strings long enough to be scanned eight bytes at a time.
 	`{"StreamName":"a-longer-stream-name","Records":[{"Data":"cmVjb3JkLWRhdGEtcmVjb3JkLWRhdGEtcmVjb3JkLWRhdGE=","PartitionKey":"partition-key-0001"}]}`,
 }
