@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -428,4 +429,30 @@ func TestListShardsAndStreams(t *testing.T) {
 	wantCode(t, err, CodeExpiredNextToken)
 	_, _, err = h.eng.ListShards(ListShardsParams{NextToken: "bogus"})
 	wantCode(t, err, CodeInvalidArgument)
+}
+
+// TestPutRecordsIntoReusedResults: every result is written, so a caller
+// may hand in a results slice left over from an earlier call.
+func TestPutRecordsIntoReusedResults(t *testing.T) {
+	h := newHarness(t, Config{})
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 3}); err != nil {
+		t.Fatal(err)
+	}
+	entries := make([]PutEntry, 20)
+	results := make([]PutResult, len(entries))
+	for i := range entries {
+		entries[i] = PutEntry{PartitionKey: fmt.Sprint("k", i), Data: []byte{byte(i)}}
+		results[i] = PutResult{ShardID: "stale", SequenceNumber: "1", ErrorCode: "Stale", ErrorMessage: "stale"}
+	}
+	if err := h.eng.PutRecordsInto("s", entries, results); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range results {
+		if _, ok := ParseSeqNum(r.SequenceNumber); !ok || r.ErrorCode != "" || r.ErrorMessage != "" || !strings.HasPrefix(r.ShardID, "shardId-") {
+			t.Errorf("result %d: %+v", i, r)
+		}
+	}
+	if err := h.eng.PutRecordsInto("nope", entries, results); err == nil {
+		t.Error("no error for a missing stream")
+	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 
@@ -94,26 +95,39 @@ func (e *Engine) PutRecord(name string, entry PutEntry, sequenceNumberForOrderin
 // failures are per entry, as in the API. It keeps no reference to entries,
 // their keys or their data once it returns: callers may reuse them.
 func (e *Engine) PutRecords(name string, entries []PutEntry) ([]PutResult, error) {
+	results := make([]PutResult, len(entries))
+	if err := e.PutRecordsInto(name, entries, results); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// PutRecordsInto is PutRecords writing entry i's result to results[i]:
+// results must have len(entries), and is left as it was on an error. The
+// caller may reuse it once done with the results.
+func (e *Engine) PutRecordsInto(name string, entries []PutEntry, results []PutResult) error {
+	if len(results) != len(entries) {
+		panic(fmt.Sprintf("engine: PutRecordsInto with %d results for %d entries", len(results), len(entries)))
+	}
 	st, err := e.writableStream(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sc := getPutScratch(len(entries))
 	defer sc.release()
 	if err := e.hashKeys(entries, sc.keys); err != nil {
-		return nil, err
+		return err
 	}
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	if st.gone {
-		return nil, e.streamNotFound(name)
+		return e.streamNotFound(name)
 	}
 	groups := sc.group(st, st.openShardsLocked())
-	results := make([]PutResult, len(entries))
 	now := e.nowMillis()
 	if len(groups) == 1 {
 		e.appendGroup(st, groups[0], entries, results, now)
-		return results, nil
+		return nil
 	}
 	var wg sync.WaitGroup
 	for _, g := range groups {
@@ -124,7 +138,7 @@ func (e *Engine) PutRecords(name string, entries []PutEntry) ([]PutResult, error
 		}()
 	}
 	wg.Wait()
-	return results, nil
+	return nil
 }
 
 // putGroup is the entries of a PutRecords call that go to one shard, and

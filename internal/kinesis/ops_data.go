@@ -131,8 +131,9 @@ func (s *Service) putRecords(r *Request) (any, error) {
 		}
 		return nil, dryRunError()
 	}
-	results, err := s.eng.PutRecords(name, entries)
-	if err != nil {
+	sc.results = grow(sc.results, len(entries))
+	results := sc.results
+	if err := s.eng.PutRecordsInto(name, entries, results); err != nil {
 		return nil, err
 	}
 	out := putRecordsOutput{Records: make([]putRecordsResultEntry, len(results))}
