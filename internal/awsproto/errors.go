@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -124,8 +125,10 @@ func WriteError(w http.ResponseWriter, p Protocol, e *Error) {
 // written yet: it answers InternalFailure and returns the error so the
 // caller can log it.
 func WriteResponse(w http.ResponseWriter, p Protocol, v any) error {
-	body, err := Marshal(p, v)
+	buf := responsePool.Get().(*[]byte)
+	body, err := appendMarshal((*buf)[:0], p, v)
 	if err != nil {
+		responsePool.Put(buf)
 		WriteError(w, p, newError("InternalFailure", ""))
 		return fmt.Errorf("encode %s response: %w", p, err)
 	}
@@ -134,5 +137,21 @@ func WriteResponse(w http.ResponseWriter, p Protocol, v any) error {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(body)
+	// A Write that failed may have left body with the connection: Go's
+	// HTTP/2 server can still be writing it out after a stream reset
+	// (golang/go#20704). Only a buffer known to be free is reused.
+	if err == nil && cap(body) <= maxPooledResponseBytes {
+		*buf = body[:0]
+		responsePool.Put(buf)
+	}
 	return err
 }
+
+// responsePool holds response buffers for reuse: a PutRecords answer of
+// 500 records is 55 KB, and a fresh buffer of that size each call costs
+// page faults, zeroing and GC work.
+var responsePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledResponseBytes bounds the buffers kept in responsePool, so that
+// a large GetRecords answer does not stay pinned.
+const maxPooledResponseBytes = 1 << 20

@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -362,4 +363,52 @@ func TestWriteResponseEncodeFailure(t *testing.T) {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// appendOut is a JSONAppender: WriteResponse encodes it into a pooled buffer.
+type appendOut struct{ S string }
+
+func (o appendOut) AppendJSON(b []byte) []byte {
+	b = append(b, `{"S":`...)
+	return append(AppendJSONString(b, o.S), '}')
+}
+
+// keepingWriter is a ResponseWriter whose Write keeps p, as Go's HTTP/2
+// server may after a failed write, and fails when told to.
+type keepingWriter struct {
+	*httptest.ResponseRecorder
+	kept [][]byte
+	fail bool
+}
+
+func (w *keepingWriter) Write(p []byte) (int, error) {
+	w.kept = append(w.kept, p)
+	if w.fail {
+		return 0, errors.New("stream reset")
+	}
+	return w.ResponseRecorder.Write(p)
+}
+
+func TestWriteResponseReusesOnlyFreeBuffers(t *testing.T) {
+	// Each answer must be whole and exact, whatever buffer it was built
+	// in, and a buffer a failed Write may still hold must never be
+	// written into again.
+	failed := &keepingWriter{ResponseRecorder: httptest.NewRecorder(), fail: true}
+	if err := WriteResponse(failed, JSON, appendOut{S: strings.Repeat("a", 1000)}); err == nil {
+		t.Fatal("the failed Write's error was not returned")
+	}
+	want := `{"S":"` + strings.Repeat("a", 1000) + `"}`
+	for i := range 50 {
+		v := appendOut{S: strings.Repeat(string(rune('b'+i%20)), 1+i*37)}
+		rec := httptest.NewRecorder()
+		if err := WriteResponse(rec, JSON, v); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := json.Marshal(v); rec.Body.String() != string(b) || rec.Header().Get("Content-Length") != itoa(len(b)) {
+			t.Fatalf("answer %d: %q (Content-Length %s), want %q", i, rec.Body.String(), rec.Header().Get("Content-Length"), b)
+		}
+		if string(failed.kept[0]) != want {
+			t.Fatalf("answer %d wrote into the buffer a failed Write kept: %.40q", i, failed.kept[0])
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -359,6 +360,18 @@ func TestPutRecordsRouting(t *testing.T) {
 		if len(got.Records) != perShard[sh.ShardID] {
 			t.Errorf("%s holds %d records, want %d", sh.ShardID, len(got.Records), perShard[sh.ShardID])
 		}
+		// A shard holds its entries in call order, under the sequence
+		// numbers the call answered.
+		j := 0
+		for i, r := range res {
+			if r.ShardID != sh.ShardID || j >= len(got.Records) {
+				continue
+			}
+			if g := got.Records[j]; g.SequenceNumber != r.SequenceNumber || !bytes.Equal(g.Data, entries[i].Data) {
+				t.Errorf("%s record %d: %s %q, want entry %d: %s %q", sh.ShardID, j, g.SequenceNumber, g.Data, i, r.SequenceNumber, entries[i].Data)
+			}
+			j++
+		}
 		total += len(got.Records)
 	}
 	if total != len(entries) {
@@ -416,4 +429,30 @@ func TestListShardsAndStreams(t *testing.T) {
 	wantCode(t, err, CodeExpiredNextToken)
 	_, _, err = h.eng.ListShards(ListShardsParams{NextToken: "bogus"})
 	wantCode(t, err, CodeInvalidArgument)
+}
+
+// TestPutRecordsIntoReusedResults: every result is written, so a caller
+// may hand in a results slice left over from an earlier call.
+func TestPutRecordsIntoReusedResults(t *testing.T) {
+	h := newHarness(t, Config{})
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 3}); err != nil {
+		t.Fatal(err)
+	}
+	entries := make([]PutEntry, 20)
+	results := make([]PutResult, len(entries))
+	for i := range entries {
+		entries[i] = PutEntry{PartitionKey: fmt.Sprint("k", i), Data: []byte{byte(i)}}
+		results[i] = PutResult{ShardID: "stale", SequenceNumber: "1", ErrorCode: "Stale", ErrorMessage: "stale"}
+	}
+	if err := h.eng.PutRecordsInto("s", entries, results); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range results {
+		if _, ok := ParseSeqNum(r.SequenceNumber); !ok || r.ErrorCode != "" || r.ErrorMessage != "" || !strings.HasPrefix(r.ShardID, "shardId-") {
+			t.Errorf("result %d: %+v", i, r)
+		}
+	}
+	if err := h.eng.PutRecordsInto("nope", entries, results); err == nil {
+		t.Error("no error for a missing stream")
+	}
 }

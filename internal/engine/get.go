@@ -264,10 +264,11 @@ func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, ma
 			return res, e.storageFailure(err)
 		}
 		res.records = make([]Record, len(recs))
+		var seqs seqFormatter // records of a batch follow each other
 		for i, r := range recs {
 			res.bytes += len(r.PartitionKey) + len(r.Data)
 			res.records[i] = Record{
-				SequenceNumber: sh.seq(r.Offset+1, r.ArrivalMillis).String(),
+				SequenceNumber: seqs.format(sh.seq(r.Offset+1, r.ArrivalMillis)),
 				ArrivalMillis:  r.ArrivalMillis, PartitionKey: r.PartitionKey, Data: r.Data,
 			}
 		}

@@ -69,14 +69,14 @@ type shardLimiter struct {
 
 // admitWrites decides, in order, which of the records (given by their
 // sizes) fit the shard's write budget at time now, taking tokens for those
-// that do. admitted[i] reports record i.
-func (l *shardLimiter) admitWrites(lim *ShardLimits, sizes []int, now int64) (admitted []bool, all bool) {
-	admitted = make([]bool, len(sizes))
+// that do. It sets admitted[i] (len(sizes) of them) to whether record i
+// fits, and reports whether all do.
+func (l *shardLimiter) admitWrites(lim *ShardLimits, sizes []int, now int64, admitted []bool) (all bool) {
 	if !lim.Enabled {
 		for i := range admitted {
 			admitted[i] = true
 		}
-		return admitted, true
+		return true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -95,10 +95,11 @@ func (l *shardLimiter) admitWrites(lim *ShardLimits, sizes []int, now int64) (ad
 			l.writeRecords.tokens--
 			admitted[i] = true
 		} else {
+			admitted[i] = false
 			all = false
 		}
 	}
-	return admitted, all
+	return all
 }
 
 // admitRead takes one GetRecords call from the budget, or reports false

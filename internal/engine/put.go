@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 
@@ -39,13 +40,12 @@ func (e *Engine) writableStream(name string) (*stream, error) {
 	return st, nil
 }
 
-func (e *Engine) hashKeys(entries []PutEntry) ([]HashKey, error) {
-	keys := make([]HashKey, len(entries))
+func (e *Engine) hashKeys(entries []PutEntry, keys []HashKey) error {
 	for i := range entries {
 		if ehk := entries[i].ExplicitHashKey; ehk != "" {
 			k, ok := ParseHashKey(ehk)
 			if !ok {
-				return nil, errorf(CodeInvalidArgument,
+				return errorf(CodeInvalidArgument,
 					"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was %s", ehk)
 			}
 			keys[i] = k
@@ -53,7 +53,7 @@ func (e *Engine) hashKeys(entries []PutEntry) ([]HashKey, error) {
 		}
 		keys[i] = PartitionKeyHash(entries[i].PartitionKey)
 	}
-	return keys, nil
+	return nil
 }
 
 // MaxRecordBytes returns the largest record (partition key plus data) the
@@ -92,67 +92,166 @@ func (e *Engine) PutRecord(name string, entry PutEntry, sequenceNumberForOrderin
 
 // PutRecords routes each entry to its shard and appends one batch per shard,
 // the shards in parallel. It returns once every batch is durable or failed;
-// failures are per entry, as in the API.
+// failures are per entry, as in the API. It keeps no reference to entries,
+// their keys or their data once it returns: callers may reuse them.
 func (e *Engine) PutRecords(name string, entries []PutEntry) ([]PutResult, error) {
-	st, err := e.writableStream(name)
-	if err != nil {
+	results := make([]PutResult, len(entries))
+	if err := e.PutRecordsInto(name, entries, results); err != nil {
 		return nil, err
 	}
-	keys, err := e.hashKeys(entries)
+	return results, nil
+}
+
+// PutRecordsInto is PutRecords writing entry i's result to results[i]:
+// results must have len(entries), and is left as it was on an error. The
+// caller may reuse it once done with the results.
+func (e *Engine) PutRecordsInto(name string, entries []PutEntry, results []PutResult) error {
+	if len(results) != len(entries) {
+		panic(fmt.Sprintf("engine: PutRecordsInto with %d results for %d entries", len(results), len(entries)))
+	}
+	st, err := e.writableStream(name)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	sc := getPutScratch(len(entries))
+	defer sc.release()
+	if err := e.hashKeys(entries, sc.keys); err != nil {
+		return err
 	}
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	if st.gone {
-		return nil, e.streamNotFound(name)
+		return e.streamNotFound(name)
 	}
-	open := st.openShardsLocked()
-	groups := make(map[*shard][]int, len(open))
-	auto := st.meta.RecordDistribution == DistributionAuto
-	for i, k := range keys {
-		var sh *shard
-		if auto {
-			// AUTO ignores keys and spreads records over the open shards.
-			sh = open[st.spread.Add(1)%uint64(len(open))]
-		} else {
-			sh = routeLocked(open, k)
-		}
-		groups[sh] = append(groups[sh], i)
-	}
-	results := make([]PutResult, len(entries))
+	groups := sc.group(st, st.openShardsLocked())
 	now := e.nowMillis()
 	if len(groups) == 1 {
-		for sh, idx := range groups {
-			e.appendGroup(st, sh, entries, idx, results, now)
-		}
-		return results, nil
+		e.appendGroup(st, groups[0], entries, results, now)
+		return nil
 	}
 	var wg sync.WaitGroup
-	for sh, idx := range groups {
+	for _, g := range groups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.appendGroup(st, sh, entries, idx, results, now)
+			e.appendGroup(st, g, entries, results, now)
 		}()
 	}
 	wg.Wait()
-	return results, nil
+	return nil
 }
 
-// appendGroup appends the entries at idx to sh as one batch and fills their
-// results. Each call writes disjoint elements of results.
-func (e *Engine) appendGroup(st *stream, sh *shard, entries []PutEntry, idx []int, results []PutResult, now int64) {
-	sizes := make([]int, len(idx))
+// putGroup is the entries of a PutRecords call that go to one shard, and
+// its share of the call's scratch memory.
+type putGroup struct {
+	sh       *shard
+	idx      []int // the entries, in call order
+	sizes    []int
+	admitted []bool
+	batch    []storage.Entry
+}
+
+// putScratch is PutRecords' working memory, reused between calls: a call
+// of 500 records needs about 40 KB of it.
+type putScratch struct {
+	keys     []HashKey
+	pos      []int // each entry's shard, as an index into the open shards
+	counts   []int // entries per open shard
+	order    []int // entry indexes grouped by shard
+	sizes    []int
+	admitted []bool
+	batch    []storage.Entry
+	groups   []putGroup
+}
+
+// maxPooledPutEntries bounds the scratch kept for reuse: calls through the
+// API have at most 500 entries.
+const maxPooledPutEntries = 4096
+
+var putScratchPool = sync.Pool{New: func() any { return new(putScratch) }}
+
+// getPutScratch returns scratch for a call of n entries.
+func getPutScratch(n int) *putScratch {
+	sc := putScratchPool.Get().(*putScratch)
+	sc.keys = resize(sc.keys, n)
+	sc.pos = resize(sc.pos, n)
+	sc.order = resize(sc.order, n)
+	sc.sizes = resize(sc.sizes, n)
+	sc.admitted = resize(sc.admitted, n)
+	sc.batch = resize(sc.batch, n)
+	return sc
+}
+
+// release returns sc to the pool without the references it holds to the
+// call's entries and shards.
+func (sc *putScratch) release() {
+	if cap(sc.keys) > maxPooledPutEntries {
+		return
+	}
+	clear(sc.batch)
+	clear(sc.groups)
+	sc.groups = sc.groups[:0]
+	putScratchPool.Put(sc)
+}
+
+// resize returns s with length n, reusing its array when it is large
+// enough; the elements' values are left to the caller.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// group routes each entry (by sc.keys) to one of the open shards and
+// returns the groups, each with its entries in call order and its share of
+// the scratch slices. The caller holds st.mu.
+func (sc *putScratch) group(st *stream, open []*shard) []putGroup {
+	auto := st.meta.RecordDistribution == DistributionAuto
+	sc.counts = resize(sc.counts, len(open))
+	clear(sc.counts)
+	for i, k := range sc.keys {
+		var p int
+		if auto {
+			// AUTO ignores keys and spreads records over the open shards.
+			p = int(st.spread.Add(1) % uint64(len(open)))
+		} else {
+			p = routeLocked(open, k)
+		}
+		sc.pos[i] = p
+		sc.counts[p]++
+	}
+	// counts become each group's end in order as entries are placed.
+	start := 0
+	for p, n := range sc.counts {
+		if n > 0 {
+			end := start + n
+			sc.groups = append(sc.groups, putGroup{sh: open[p], idx: sc.order[start:start:end],
+				sizes: sc.sizes[start:end], admitted: sc.admitted[start:end], batch: sc.batch[start:end]})
+			sc.counts[p] = len(sc.groups) - 1
+			start = end
+		}
+	}
+	for i, p := range sc.pos {
+		g := &sc.groups[sc.counts[p]]
+		g.idx = append(g.idx, i)
+	}
+	return sc.groups
+}
+
+// appendGroup appends g's entries to its shard as one batch and fills
+// their results. Each call writes disjoint elements of results.
+func (e *Engine) appendGroup(st *stream, g putGroup, entries []PutEntry, results []PutResult, now int64) {
+	sh, idx := g.sh, g.idx
+	sizes := g.sizes
 	for j, i := range idx {
 		sizes[j] = len(entries[i].PartitionKey) + len(entries[i].Data)
 	}
-	admitted, all := sh.lim.admitWrites(e.limitsLocked(st), sizes, now)
-	if !all {
+	if !sh.lim.admitWrites(e.limitsLocked(st), sizes, now, g.admitted) {
 		thr := e.throttled(st.meta.Name, sh.id)
 		kept := idx[:0:0]
 		for j, i := range idx {
-			if admitted[j] {
+			if g.admitted[j] {
 				kept = append(kept, i)
 			} else {
 				results[i] = PutResult{ErrorCode: thr.Code, ErrorMessage: thr.Message}
@@ -166,7 +265,7 @@ func (e *Engine) appendGroup(st *stream, sh *shard, entries []PutEntry, idx []in
 			return
 		}
 	}
-	batch := make([]storage.Entry, len(idx))
+	batch := g.batch[:len(idx)]
 	for j, i := range idx {
 		batch[j] = storage.Entry{PartitionKey: entries[i].PartitionKey, Data: entries[i].Data}
 	}
@@ -186,9 +285,10 @@ func (e *Engine) appendGroup(st *stream, sh *shard, entries []PutEntry, idx []in
 		}
 		return
 	}
+	var seqs seqFormatter
 	for j, i := range idx {
 		sn := sh.seq(res.FirstOffset+uint64(j)+1, res.ArrivalMillis)
-		results[i] = PutResult{ShardID: sh.id, SequenceNumber: sn.String()}
+		results[i] = PutResult{ShardID: sh.id, SequenceNumber: seqs.format(sn)}
 	}
 	sh.notify.broadcast()
 }
@@ -206,11 +306,12 @@ func (st *stream) openShardsLocked() []*shard {
 	return open
 }
 
-// routeLocked finds the open shard whose range holds k.
-func routeLocked(open []*shard, k HashKey) *shard {
+// routeLocked finds the open shard whose range holds k, as an index into
+// open.
+func routeLocked(open []*shard, k HashKey) int {
 	i := sort.Search(len(open), func(i int) bool { return open[i].rng.End.Cmp(k) >= 0 })
 	if i == len(open) || !open[i].rng.Contains(k) {
 		panic("open shards do not cover hash key " + k.String())
 	}
-	return open[i]
+	return i
 }

@@ -31,6 +31,16 @@ func (o putRecordsOutput) AppendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			e := &o.Records[i]
+			if e.SequenceNumber != "" && e.ShardId != "" && e.ErrorCode == "" && e.ErrorMessage == "" {
+				// A stored record, the common answer: its members' names
+				// go in with the punctuation around them.
+				b = append(b, `{"SequenceNumber":`...)
+				b = awsproto.AppendJSONString(b, e.SequenceNumber)
+				b = append(b, `,"ShardId":`...)
+				b = awsproto.AppendJSONString(b, e.ShardId)
+				b = append(b, '}')
+				continue
+			}
 			b = append(b, '{')
 			n := 0
 			b, n = appendOptString(b, n, "SequenceNumber", e.SequenceNumber)

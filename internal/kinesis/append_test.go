@@ -85,3 +85,17 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPutRecordsOutput encodes the answer to 500 stored records.
+func BenchmarkPutRecordsOutput(b *testing.B) {
+	out := putRecordsOutput{Records: make([]putRecordsResultEntry, 500)}
+	for i := range out.Records {
+		out.Records[i] = putRecordsResultEntry{SequenceNumber: "49668512393406462451394329163776538406738519658226532386", ShardId: "shardId-000000000003"}
+	}
+	buf := out.AppendJSON(nil)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = out.AppendJSON(buf[:0])
+	}
+}

@@ -1,32 +1,87 @@
 package kinesis
 
-import "encoding/base64"
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"strings"
+	"sync"
+
+	"github.com/sluicedata/sluice/internal/engine"
+)
+
+// putScratch holds a PutRecords call's working memory, reused from call to
+// call through putScratchPool: the fast path's decoded data and records,
+// the entries handed to the engine and its results, about 180 KB for 500
+// records of 100 bytes. Fresh buffers of that size each call cost more in page
+// faults, zeroing and GC than the decoding itself. The records' Data alias
+// data, so nothing may keep them once the call is over: the engine copies
+// them into its batch and keeps no entry after PutRecords returns.
+type putScratch struct {
+	data    []byte // decoded Data of every record, back to back
+	raw     []rawEntry
+	recs    []putRecordsEntry
+	keys    []string // the targets of recs' PartitionKey and ExplicitHashKey
+	entries []engine.PutEntry
+	results []engine.PutResult
+}
+
+// maxPooledPutBytes bounds the data buffer kept for reuse, so that one
+// large call does not pin megabytes for small ones.
+const maxPooledPutBytes = 1 << 20
+
+var putScratchPool = sync.Pool{New: func() any { return new(putScratch) }}
+
+func getPutScratch() *putScratch { return putScratchPool.Get().(*putScratch) }
+
+// release returns sc to the pool, dropping its references to the call's
+// records and strings so that the pool pins none of them.
+func (sc *putScratch) release() {
+	clear(sc.recs)
+	clear(sc.keys)
+	clear(sc.entries)
+	clear(sc.results)
+	sc.recs, sc.keys, sc.entries, sc.results = sc.recs[:0], sc.keys[:0], sc.entries[:0], sc.results[:0]
+	if cap(sc.data) > maxPooledPutBytes {
+		sc.data = nil
+	}
+	putScratchPool.Put(sc)
+}
+
+// rawEntry is one record as the fast path scans it: where its members lie,
+// data in putScratch.data and the strings in the body.
+type rawEntry struct {
+	dataLo, dataHi int
+	keyLo, keyHi   int
+	hashLo, hashHi int
+	hasData        bool
+	hasKey         bool
+	hasHash        bool
+}
 
 // fastPutRecords decodes the JSON body of a PutRecords call written the way
 // SDKs write it (the members StreamName, StreamARN and Records; records with
 // Data, PartitionKey and ExplicitHashKey; strings of printable ASCII without
-// escapes; no duplicate members) into in, without reflection and with three
-// allocations for the whole call. On anything else it returns false with in
+// escapes; no duplicate members) into in, without reflection and with one
+// allocation for the whole call (the strings) besides sc's buffers, which
+// the records' Data alias. On anything else it returns false with in
 // untouched, and the caller decodes with the general decoder, which gives
 // every malformed input its exact AWS error: the fast path only ever accepts
 // what the general decoder would decode to the same value.
-func fastPutRecords(body []byte, in *putRecordsInput) bool {
+func fastPutRecords(body []byte, in *putRecordsInput, sc *putScratch) bool {
 	p := fastParser{b: body}
 	if !p.byte('{') {
 		return false
 	}
-	var streamName, streamARN string
+	var nameLo, nameHi, arnLo, arnHi int
 	var haveName, haveARN, haveRecords bool
-	type rawEntry struct {
-		data                     []byte
-		key, hashKey             string
-		hasData, hasKey, hasHash bool
-	}
-	var raw []rawEntry
+	raw := sc.raw[:0]
 	// Decoded data is at most 3/4 of the body: one buffer that never moves.
-	buf := make([]byte, 0, len(body)/4*3+3)
-	// Strings share one copy of the body.
-	text := string(body)
+	if n := len(body)/4*3 + 3; cap(sc.data) < n {
+		sc.data = make([]byte, 0, n)
+	}
+	buf := sc.data[:0]
+	textBytes := 0 // the strings' total length
 	first := true
 	for {
 		if p.peek('}') {
@@ -37,22 +92,24 @@ func fastPutRecords(body []byte, in *putRecordsInput) bool {
 			return false
 		}
 		first = false
-		name, ok := p.str(text)
+		lo, hi, ok := p.span()
 		if !ok || !p.byte(':') {
 			return false
 		}
-		switch {
-		case name == "StreamName" && !haveName:
-			if streamName, ok = p.str(text); !ok {
+		switch name := body[lo:hi]; {
+		case string(name) == "StreamName" && !haveName:
+			if nameLo, nameHi, ok = p.span(); !ok {
 				return false
 			}
 			haveName = true
-		case name == "StreamARN" && !haveARN:
-			if streamARN, ok = p.str(text); !ok {
+			textBytes += nameHi - nameLo
+		case string(name) == "StreamARN" && !haveARN:
+			if arnLo, arnHi, ok = p.span(); !ok {
 				return false
 			}
 			haveARN = true
-		case name == "Records" && !haveRecords:
+			textBytes += arnHi - arnLo
+		case string(name) == "Records" && !haveRecords:
 			haveRecords = true
 			if !p.byte('[') || p.peek(']') {
 				return false // an empty list: the general decoder's business
@@ -70,32 +127,32 @@ func fastPutRecords(body []byte, in *putRecordsInput) bool {
 					if !firstMember && !p.byte(',') {
 						return false
 					}
-					m, ok := p.str(text)
+					mlo, mhi, ok := p.span()
 					if !ok || !p.byte(':') {
 						return false
+					}
+					m := body[mlo:mhi]
+					if string(m) == "Data" && !e.hasData {
+						start := len(buf)
+						n, ok := p.base64(buf[start:cap(buf)])
+						if !ok {
+							return false
+						}
+						buf = buf[:start+n]
+						e.dataLo, e.dataHi, e.hasData = start, start+n, true
+						continue
 					}
 					lo, hi, ok := p.span()
 					if !ok {
 						return false
 					}
-					v := text[lo:hi]
 					switch {
-					case m == "Data" && !e.hasData:
-						// AWS takes standard base64 with padding only.
-						if len(v)%4 != 0 {
-							return false
-						}
-						start := len(buf)
-						n, err := base64.StdEncoding.Strict().Decode(buf[start:start+base64.StdEncoding.DecodedLen(len(v))], body[lo:hi])
-						if err != nil {
-							return false
-						}
-						buf = buf[:start+n]
-						e.data, e.hasData = buf[start:start+n:start+n], true
-					case m == "PartitionKey" && !e.hasKey:
-						e.key, e.hasKey = v, true
-					case m == "ExplicitHashKey" && !e.hasHash:
-						e.hashKey, e.hasHash = v, true
+					case string(m) == "PartitionKey" && !e.hasKey:
+						e.keyLo, e.keyHi, e.hasKey = lo, hi, true
+						textBytes += hi - lo
+					case string(m) == "ExplicitHashKey" && !e.hasHash:
+						e.hashLo, e.hashHi, e.hasHash = lo, hi, true
+						textBytes += hi - lo
 					default:
 						return false
 					}
@@ -113,34 +170,58 @@ func fastPutRecords(body []byte, in *putRecordsInput) bool {
 			return false
 		}
 	}
+	sc.raw = raw // keeps what append grew, for the next call
 	p.ws()
 	if p.i != len(body) || !haveRecords {
 		return false
 	}
-	keys := make([]string, 2*len(raw))
-	recs := make([]putRecordsEntry, len(raw))
+	// The strings share one allocation: they are short, and live as long
+	// as the call.
+	var text strings.Builder
+	text.Grow(textBytes)
+	str := func(lo, hi int) string {
+		start := text.Len()
+		text.Write(body[lo:hi])
+		return text.String()[start:]
+	}
+	sc.keys = grow(sc.keys, 2*len(raw))
+	sc.recs = grow(sc.recs, len(raw))
+	keys, recs := sc.keys, sc.recs
 	for i := range raw {
 		e := &raw[i]
 		if e.hasData {
-			recs[i].Data = e.data
+			recs[i].Data = buf[e.dataLo:e.dataHi:e.dataHi]
 		}
 		if e.hasKey {
-			keys[2*i] = e.key
+			keys[2*i] = str(e.keyLo, e.keyHi)
 			recs[i].PartitionKey = &keys[2*i]
 		}
 		if e.hasHash {
-			keys[2*i+1] = e.hashKey
+			keys[2*i+1] = str(e.hashLo, e.hashHi)
 			recs[i].ExplicitHashKey = &keys[2*i+1]
 		}
 	}
 	*in = putRecordsInput{Records: recs}
 	if haveName {
-		in.StreamName = &streamName
+		name := str(nameLo, nameHi)
+		in.StreamName = &name
 	}
 	if haveARN {
-		in.StreamARN = &streamARN
+		arn := str(arnLo, arnHi)
+		in.StreamARN = &arn
 	}
 	return true
+}
+
+// grow returns s resized to n zero elements, reusing its array when it is
+// large enough. s's elements beyond its length must be zero.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // fastParser reads the subset of JSON fastPutRecords accepts.
@@ -177,11 +258,34 @@ func (p *fastParser) peek(c byte) bool {
 	return p.i < len(p.b) && p.b[p.i] == c
 }
 
-// str reads a string of printable ASCII without escapes and returns it as
-// a substring of text (the body as a string).
-func (p *fastParser) str(text string) (string, bool) {
-	lo, hi, ok := p.span()
-	return text[lo:hi], ok
+// base64 reads a string of standard base64 with padding (what AWS takes)
+// and decodes it into dst, which must have room for it. The decoder
+// refuses every byte base64 does not use (escapes, control characters,
+// non-ASCII) except line breaks, which it skips: the decoded length shows
+// those. The string's end is found with bytes.IndexByte, far faster than
+// span's checks: data is most of a PutRecords body.
+func (p *fastParser) base64(dst []byte) (int, bool) {
+	if !p.byte('"') {
+		return 0, false
+	}
+	end := bytes.IndexByte(p.b[p.i:], '"')
+	if end < 0 {
+		return 0, false
+	}
+	v := p.b[p.i : p.i+end]
+	if len(v)%4 != 0 {
+		return 0, false
+	}
+	n, err := base64.StdEncoding.Strict().Decode(dst[:base64.StdEncoding.DecodedLen(len(v))], v)
+	pad := 0
+	for pad < len(v) && v[len(v)-1-pad] == '=' {
+		pad++
+	}
+	if err != nil || n != len(v)/4*3-pad {
+		return 0, false
+	}
+	p.i += end + 1
+	return n, true
 }
 
 // span reads such a string and returns where its contents lie in the body.
@@ -190,6 +294,11 @@ func (p *fastParser) span() (lo, hi int, ok bool) {
 		return 0, 0, false
 	}
 	start := p.i
+	// Eight bytes at a time while none is special: the strings are mostly
+	// base64 data, a hundred bytes and more each.
+	for p.i+8 <= len(p.b) && plainJSON8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+		p.i += 8
+	}
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		if c == '"' {
@@ -202,4 +311,17 @@ func (p *fastParser) span() (lo, hi int, ok bool) {
 		p.i++
 	}
 	return 0, 0, false
+}
+
+// plainJSON8 reports whether the eight bytes in x are all printable ASCII
+// other than '"' and '\\': bytes a JSON string holds as they are. Each
+// test is the classic SWAR one, exact as to whether any byte matches.
+func plainJSON8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	less := func(x uint64, n uint64) uint64 { return (x - ones*n) &^ x & highs } // a byte < n
+	control := less(x, 0x20)
+	high := (x + ones*(0x7f-0x7e) | x) & highs // a byte > 0x7e
+	quote := less(x^(ones*'"'), 1)
+	backslash := less(x^(ones*'\\'), 1)
+	return control|high|quote|backslash == 0
 }

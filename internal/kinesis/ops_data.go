@@ -99,7 +99,9 @@ func (s *Service) putRecords(r *Request) (any, error) {
 	}
 	var name string
 	var err error
-	if r.Protocol == awsproto.JSON && fastPutRecords(r.Body, &in) {
+	sc := getPutScratch()
+	defer sc.release() // after the engine's PutRecords: it keeps no entry
+	if r.Protocol == awsproto.JSON && fastPutRecords(r.Body, &in, sc) {
 		name, err = s.checkStream(r, &in.streamRef, check)
 	} else {
 		name, err = s.decodeStream(r, &in, &in.streamRef, check)
@@ -111,7 +113,8 @@ func (s *Service) putRecords(r *Request) (any, error) {
 	if maxBytes > defaultMaxRecordBytes {
 		limit = maxPutRecordsBytesHigh
 	}
-	entries := make([]engine.PutEntry, len(in.Records))
+	sc.entries = grow(sc.entries, len(in.Records))
+	entries := sc.entries
 	for i, rec := range in.Records {
 		if err := checkRecordSize(len(rec.Data), *rec.PartitionKey, maxBytes); err != nil {
 			return nil, err
@@ -128,8 +131,9 @@ func (s *Service) putRecords(r *Request) (any, error) {
 		}
 		return nil, dryRunError()
 	}
-	results, err := s.eng.PutRecords(name, entries)
-	if err != nil {
+	sc.results = grow(sc.results, len(entries))
+	results := sc.results
+	if err := s.eng.PutRecordsInto(name, entries, results); err != nil {
 		return nil, err
 	}
 	out := putRecordsOutput{Records: make([]putRecordsResultEntry, len(results))}

@@ -21,8 +21,11 @@ const TargetPrefix = "Kinesis_20131202"
 type Request struct {
 	Operation string
 	Protocol  awsproto.Protocol
-	Body      []byte
-	Region    string
+	// Body is valid until Handle or SubscribeToShard returns: the server
+	// reuses its buffer for later requests, so nothing may keep a slice
+	// of it (decoders copy what they keep).
+	Body   []byte
+	Region string
 	// Authorize, when set, decides whether the caller may make the call;
 	// nil allows everything (--auth none).
 	Authorize Authorizer

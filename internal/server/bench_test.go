@@ -55,6 +55,11 @@ func putRecordsBody(stream string, n, size int) []byte {
 // protocol, engine, storage with fsync) on a real directory, without a
 // network in between.
 func benchServer(b *testing.B, sigv4, encrypt bool) (*Server, func() *http.Request) {
+	return benchServerShards(b, sigv4, encrypt, 1)
+}
+
+// benchServerShards is benchServer with a stream of shards shards.
+func benchServerShards(b *testing.B, sigv4, encrypt bool, shards int) (*Server, func() *http.Request) {
 	b.Helper()
 	dir := b.TempDir()
 	if *benchDir != "" {
@@ -86,7 +91,7 @@ func benchServer(b *testing.B, sigv4, encrypt bool) (*Server, func() *http.Reque
 		eng.Close()
 		st.Close()
 	})
-	if err := eng.CreateStream(engine.CreateStreamParams{Name: "bench", ShardCount: 1}); err != nil {
+	if err := eng.CreateStream(engine.CreateStreamParams{Name: "bench", ShardCount: shards}); err != nil {
 		b.Fatal(err)
 	}
 	if encrypt {
@@ -151,4 +156,21 @@ func BenchmarkPutRecordsSecurity(b *testing.B) {
 			b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
+}
+
+// BenchmarkPutRecordsShards is the plain PutRecords call on a stream of 4
+// shards, as `sluice bench put` runs it: four batches appended in
+// parallel per call.
+func BenchmarkPutRecordsShards(b *testing.B) {
+	srv, newReq := benchServerShards(b, false, false, 4)
+	b.SetBytes(500 * 100)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, newReq())
+		if w.Code != http.StatusOK || !bytes.HasPrefix(w.Body.Bytes(), []byte(`{"FailedRecordCount":0,`)) {
+			b.Fatalf("PutRecords: %d %s", w.Code, w.Body.Bytes()[:min(300, w.Body.Len())])
+		}
+	}
+	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "records/s")
 }

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicedata/sluice/internal/auth"
@@ -282,6 +283,8 @@ func (s *Server) serveAPI(rw http.ResponseWriter, r *http.Request) {
 		s.writeBodyError(w, r, proto, err)
 		return
 	}
+	// Nothing keeps the body past the answer (kinesis.Request.Body).
+	defer releaseBody(body)
 	if service != kinesis.TargetPrefix || !kinesis.IsOperation(op) {
 		awsproto.WriteError(w, proto, awsproto.Errorf("UnknownOperationException", ""))
 		return
@@ -340,19 +343,51 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if r.ContentLength < 0 {
 		b, err = io.ReadAll(rd)
 	} else {
-		b = make([]byte, r.ContentLength)
+		b = getBody(int(r.ContentLength))
 		_, err = io.ReadFull(rd, b)
 	}
 	if err != nil {
 		// The deadline stays: net/http reads on to the end of the body
 		// (up to 256 KiB) before it closes the connection, and must not
-		// wait on a stalled client forever.
+		// wait on a stalled client forever. The buffer is not reused: a
+		// failed read is not known to be over with it.
 		return nil, err
 	}
 	// net/http clears an HTTP/1.1 connection's read deadline itself when
 	// the body ends; an HTTP/2 stream's lasts until cleared.
 	_ = rc.SetReadDeadline(time.Time{})
 	return b, nil
+}
+
+// bodyPool holds request body buffers for reuse: a PutRecords body of
+// 500 records is 70 KB, and a fresh buffer of that size each call costs
+// page faults, zeroing and GC work. It holds *[]byte of any capacity up
+// to maxPooledBodyBytes.
+var bodyPool sync.Pool
+
+// maxPooledBodyBytes bounds the buffers kept in bodyPool, so that a 10 MiB
+// PutRecords does not stay pinned for small requests.
+const maxPooledBodyBytes = 1 << 20
+
+// getBody returns a buffer of n bytes, reused when one large enough is at
+// hand. Its contents are not zeroed: the caller fills all of it.
+func getBody(n int) []byte {
+	if n <= maxPooledBodyBytes {
+		if p, ok := bodyPool.Get().(*[]byte); ok && cap(*p) >= n {
+			return (*p)[:n]
+		}
+	}
+	return make([]byte, n)
+}
+
+// releaseBody returns a body buffer for reuse; the caller must hold no
+// slice of it any more.
+func releaseBody(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBodyBytes {
+		return
+	}
+	b = b[:0]
+	bodyPool.Put(&b)
 }
 
 // writeBodyError answers a request whose body could not be read. The rest
