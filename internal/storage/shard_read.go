@@ -3,14 +3,16 @@ package storage
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
 // readArenaBytes is the block size in which Read copies record data out of
 // its read buffer: one allocation per block rather than per record.
 const (
-	readArenaBytes = 32 << 10
-	minArenaBytes  = 1 << 10
+	readArenaBytes   = 32 << 10
+	minArenaBytes    = 1 << 10
+	minKeyBlockBytes = 256
 )
 
 // Read returns records with offsets in [from, End()), in offset order: at
@@ -89,6 +91,11 @@ type recordReader struct {
 	full       bool
 	out        []Record
 	arena      []byte
+	// keys holds the partition keys: PartitionKey strings are slices of
+	// its String(), so a Read allocates per block of keys, not per record.
+	// A strings.Builder never changes bytes it has handed out, and a full
+	// one is replaced, not grown, so earlier keys stay where they are.
+	keys strings.Builder
 }
 
 // add takes a record if it is wanted and fits, and reports whether to go on.
@@ -101,7 +108,13 @@ func (r *recordReader) add(off uint64, end uint64, arrival int64, key, data []by
 		r.full = true
 		return false
 	}
-	r.out = append(r.out, Record{Offset: off, ArrivalMillis: arrival, PartitionKey: string(key), Data: r.copy(data)})
+	if r.out == nil {
+		// A Read's count is bounded by maxRecords, which the engine
+		// clamps to the records the log holds past from: sizing out once
+		// saves the doubling copies of a 10,000-record Read.
+		r.out = make([]Record, 0, r.maxRecords)
+	}
+	r.out = append(r.out, Record{Offset: off, ArrivalMillis: arrival, PartitionKey: r.key(key), Data: r.copy(data)})
 	r.bytes += n
 	r.next = off + 1
 	return true
@@ -118,6 +131,23 @@ func (r *recordReader) copy(d []byte) []byte {
 	start := len(r.arena)
 	r.arena = append(r.arena, d...)
 	return r.arena[start:len(r.arena):len(r.arena)]
+}
+
+// key returns k as a string in the key block, which is replaced by a new
+// one when full. Blocks double from minKeyBlockBytes up to
+// readArenaBytes, as the data arena's do.
+func (r *recordReader) key(k []byte) string {
+	if len(k) == 0 {
+		return ""
+	}
+	if r.keys.Cap()-r.keys.Len() < len(k) {
+		block := min(readArenaBytes, max(minKeyBlockBytes, 2*r.keys.Cap()))
+		r.keys = strings.Builder{}
+		r.keys.Grow(max(len(k), block))
+	}
+	r.keys.Write(k)
+	s := r.keys.String()
+	return s[len(s)-len(k):]
 }
 
 // indexStart returns where to start scanning segment i of v for offset
