@@ -264,10 +264,11 @@ func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, ma
 			return res, e.storageFailure(err)
 		}
 		res.records = make([]Record, len(recs))
+		seqs := newSeqTexts(sh, len(recs))
 		for i, r := range recs {
 			res.bytes += len(r.PartitionKey) + len(r.Data)
 			res.records[i] = Record{
-				SequenceNumber: sh.seq(r.Offset+1, r.ArrivalMillis).String(),
+				SequenceNumber: seqs.next(r.Offset+1, r.ArrivalMillis),
 				ArrivalMillis:  r.ArrivalMillis, PartitionKey: r.PartitionKey, Data: r.Data,
 			}
 		}
