@@ -126,13 +126,9 @@ func WriteError(w http.ResponseWriter, p Protocol, e *Error) {
 // caller can log it.
 func WriteResponse(w http.ResponseWriter, p Protocol, v any) error {
 	if a, ok := v.(JSONAppender); ok && p == JSON && !isNilPointer(v) {
-		buf := responsePool.Get().(*[]byte)
-		body := a.AppendJSON((*buf)[:0])
+		body := a.AppendJSON(responseBuffers.get())
 		err := writeBody(w, p, body)
-		if cap(body) <= maxPooledResponseBytes {
-			*buf = body[:0]
-			responsePool.Put(buf)
-		}
+		responseBuffers.put(body)
 		return err
 	}
 	body, err := Marshal(p, v)
@@ -143,17 +139,61 @@ func WriteResponse(w http.ResponseWriter, p Protocol, v any) error {
 	return writeBody(w, p, body)
 }
 
-// maxPooledResponseBytes bounds the response buffers kept for reuse: a
-// full GetRecords answer (10 MiB of data in base64 plus 10,000 records'
-// members) fits; a bigger buffer is left to the garbage collector.
-const maxPooledResponseBytes = 16 << 20
-
-// responsePool holds the buffers that self-encoding (JSONAppender)
+// responseBuffers holds the buffers that self-encoding (JSONAppender)
 // responses are built in. A GetRecords answer runs to megabytes; a fresh
 // buffer per call cost an allocation the runtime must zero, and that was
-// a fifth of the call's CPU time. The buffer can go back once written:
-// an io.Writer must not keep what it is given.
-var responsePool = sync.Pool{New: func() any { return new([]byte) }}
+// a fifth of the call's CPU time. A sync.Pool did not keep them: at a
+// GetRecords drain's allocation rate the collector runs every few calls
+// and empties it. A buffer can go back once written: an io.Writer must
+// not keep what it is given.
+var responseBuffers = bufferCache{maxBuffers: maxCachedResponses, maxBytes: maxCachedResponseBytes}
+
+// The bounds of responseBuffers: enough for a few concurrent full
+// 10,000-record answers of small records, or two answers of 10 MiB of
+// data.
+const (
+	maxCachedResponses     = 16
+	maxCachedResponseBytes = 32 << 20
+)
+
+// bufferCache keeps up to maxBuffers buffers for reuse, of up to maxBytes
+// of capacity in all; a buffer put when it is full is left to the garbage
+// collector. Safe for concurrent use.
+type bufferCache struct {
+	maxBuffers int
+	maxBytes   int
+	mu         struct {
+		sync.Mutex
+		bufs  [][]byte
+		bytes int
+	}
+}
+
+// get returns an empty buffer, nil when there is none.
+func (c *bufferCache) get() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.mu.bufs)
+	if n == 0 {
+		return nil
+	}
+	b := c.mu.bufs[n-1]
+	c.mu.bufs[n-1] = nil
+	c.mu.bufs = c.mu.bufs[:n-1]
+	c.mu.bytes -= cap(b)
+	return b[:0]
+}
+
+// put gives b to the cache; the caller must not use it again.
+func (c *bufferCache) put(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.mu.bufs) >= c.maxBuffers || c.mu.bytes+cap(b) > c.maxBytes {
+		return
+	}
+	c.mu.bufs = append(c.mu.bufs, b)
+	c.mu.bytes += cap(b)
+}
 
 func writeBody(w http.ResponseWriter, p Protocol, body []byte) error {
 	h := w.Header()

@@ -385,6 +385,25 @@ func TestWriteResponseAppender(t *testing.T) {
 	}
 }
 
+func TestBufferCache(t *testing.T) {
+	c := bufferCache{maxBuffers: 2, maxBytes: 100}
+	if b := c.get(); b != nil {
+		t.Fatalf("empty cache gave %d bytes", cap(b))
+	}
+	c.put(make([]byte, 5, 60))
+	c.put(make([]byte, 0, 50)) // over maxBytes: dropped
+	c.put(make([]byte, 0, 30))
+	c.put(make([]byte, 0, 1)) // over maxBuffers: dropped
+	for _, want := range []int{30, 60} {
+		if b := c.get(); cap(b) != want || len(b) != 0 {
+			t.Errorf("get = len %d cap %d, want len 0 cap %d", len(b), cap(b), want)
+		}
+	}
+	if b := c.get(); b != nil || c.mu.bytes != 0 {
+		t.Errorf("drained cache gave %d bytes, counts %d", cap(b), c.mu.bytes)
+	}
+}
+
 func TestWriteResponseEncodeFailure(t *testing.T) {
 	rec := httptest.NewRecorder()
 	err := WriteResponse(rec, JSON, map[string]any{"x": make(chan int)})
