@@ -58,15 +58,13 @@ func addDecimal(d []byte, p int, step string) int {
 		if i < p {
 			d[i], p = '0', i // the sum has a digit more
 		}
-		v := d[i] + carry
+		v := int(d[i]) + int(carry)
 		if j >= 0 {
-			v += step[j] - '0'
+			v += int(step[j] - '0')
 		}
-		carry = 0
-		if v > '9' {
-			v, carry = v-10, 1
-		}
-		d[i] = v
+		// Without a branch: whether a digit carries is a coin toss.
+		carry = byte(1 + (v-('9'+1))>>63) // 1 if v > '9', else 0
+		d[i] = byte(v - 10*int(carry))
 	}
 	return p
 }
