@@ -2,6 +2,8 @@ package awsproto
 
 import (
 	"encoding/base64"
+	"encoding/binary"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -21,6 +23,12 @@ func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Most strings (sequence numbers, partition keys) are plain
+		// ASCII: eight bytes are checked at once and skipped whole.
+		if i+8 <= len(s) && plainASCII8(s, i) {
+			i += 8
+			continue
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
 				i++
@@ -68,6 +76,21 @@ func AppendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// plainASCII8 reports whether the eight bytes s[i:i+8] are all ASCII
+// that JSON takes as it is: no control character, quote or backslash.
+// Each test is the classic "some byte is below n" word trick, exact when
+// the answer is no; a false yes only sends the caller to its byte loop.
+func plainASCII8(s string, i int) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	special := (w - ones*0x20) & ^w // a control character
+	special |= (quote - ones) & ^quote
+	special |= (backslash - ones) & ^backslash
+	return (special|w)&highs == 0 // w's high bits: not ASCII
+}
+
 // AppendJSONBytes appends b64 of p as a JSON string, as encoding/json
 // encodes a []byte (nil as null).
 func AppendJSONBytes(b []byte, p []byte) []byte {
@@ -75,8 +98,38 @@ func AppendJSONBytes(b []byte, p []byte) []byte {
 		return append(b, "null"...)
 	}
 	b = append(b, '"')
-	b = base64.StdEncoding.AppendEncode(b, p)
+	b = appendBase64(b, p)
 	return append(b, '"')
+}
+
+// base64Pairs maps twelve bits to their two characters of standard
+// base64, the first in the low byte.
+var base64Pairs = func() (t [4096]uint16) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range t {
+		t[i] = uint16(alphabet[i>>6]) | uint16(alphabet[i&63])<<8
+	}
+	return t
+}()
+
+// appendBase64 appends p in standard base64 with padding, as
+// base64.StdEncoding.AppendEncode does. It encodes six bytes into eight
+// characters a step, one 64-bit load, four table lookups and one store,
+// where the standard library takes three bytes a step; GetRecords spends
+// a tenth of its time here.
+func appendBase64(b, p []byte) []byte {
+	n := base64.StdEncoding.EncodedLen(len(p))
+	b = slices.Grow(b, n)
+	out := b[len(b) : len(b)+n]
+	si, di := 0, 0
+	for ; len(p)-si >= 8; si, di = si+6, di+8 { // the load reads eight
+		v := binary.BigEndian.Uint64(p[si:])
+		binary.LittleEndian.PutUint64(out[di:], uint64(base64Pairs[v>>52])|uint64(base64Pairs[v>>40&0xfff])<<16|
+			uint64(base64Pairs[v>>28&0xfff])<<32|uint64(base64Pairs[v>>16&0xfff])<<48)
+	}
+	// si is a multiple of three, so the rest encodes on its own.
+	base64.StdEncoding.Encode(out[di:], p[si:])
+	return b[:len(b)+n]
 }
 
 // AppendJSON appends t as Marshal encodes a Timestamp in JSON: epoch
