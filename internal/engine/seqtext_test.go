@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"strings"
@@ -58,6 +59,48 @@ func randDecimal(r *rand.Rand, n int) string {
 		return "0"
 	}
 	return s
+}
+
+// TestSeqTextsStep adds seqCounterStep to numbers of 20 to 60 digits,
+// many with runs of nines so that carries cross the base-10^8 groups and
+// leave the last 32 digits, and checks against math/big.
+func TestSeqTextsStep(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	step := seqStepBig()
+	for range 5000 {
+		n := randDecimal(r, 60)
+		if r.IntN(3) == 0 { // nines from digit 25 up to 32 or beyond
+			n = "1" + strings.Repeat("9", 1+r.IntN(30)) + randDecimal(r, 25)
+		}
+		texts := newSeqTexts(nil, 0)
+		texts.set(n)
+		x, _ := new(big.Int).SetString(n, 10)
+		for range 3 {
+			texts.step()
+			x.Add(x, step)
+			if got := string(texts.digits[texts.p:]); got != x.String() {
+				t.Fatalf("%s + k*step = %s, want %s", n, got, x)
+			}
+		}
+	}
+}
+
+func TestPut8(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	vs := []uint32{0, 1, 9, 10, 99, 100, 9999, 10000, 10001, 99999999, 12345678, 100000, 99990000}
+	for range 100000 {
+		vs = append(vs, r.Uint32N(1e8))
+	}
+	for _, v := range vs {
+		var d [8]byte
+		put8(d[:], v)
+		if want := fmt.Sprintf("%08d", v); string(d[:]) != want {
+			t.Fatalf("put8(%d) = %q, want %s", v, d, want)
+		}
+		if got := parse8(d[:]); got != v {
+			t.Fatalf("parse8(%s) = %d", d, got)
+		}
+	}
 }
 
 // TestSeqTexts checks the formatted runs against SeqNum.String: runs of
