@@ -13,6 +13,7 @@ const (
 	readArenaBytes   = 32 << 10
 	minArenaBytes    = 1 << 10
 	minKeyBlockBytes = 256
+	minReadRecords   = 64 // the least Read makes room for
 )
 
 // Read returns records with offsets in [from, End()), in offset order: at
@@ -109,10 +110,10 @@ func (r *recordReader) add(off uint64, end uint64, arrival int64, key, data []by
 		return false
 	}
 	if r.out == nil {
-		// A Read's count is bounded by maxRecords, which the engine
-		// clamps to the records the log holds past from: sizing out once
-		// saves the doubling copies of a 10,000-record Read.
-		r.out = make([]Record, 0, r.maxRecords)
+		// Sized once, from the first record, for as many of its size as
+		// the limits let in: this saves a 10,000-record Read the
+		// doubling copies, without a big slice for a few big records.
+		r.out = make([]Record, 0, min(r.maxRecords, max(minReadRecords, r.maxBytes/max(n, 1)+1)))
 	}
 	r.out = append(r.out, Record{Offset: off, ArrivalMillis: arrival, PartitionKey: r.key(key), Data: r.copy(data)})
 	r.bytes += n
