@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +31,15 @@ const (
 // done) but never a partial or closed file's bytes. maxRecords < 1 or
 // maxBytes < 0 is a programmer error (panic).
 func (l *ShardLog) Read(from uint64, maxRecords, maxBytes int) ([]Record, error) {
+	return l.ReadAppend(nil, from, maxRecords, maxBytes)
+}
+
+// ReadAppend is Read appending the records to dst and returning the
+// extended slice (dst as it was, with an error): a caller that reads
+// often can reuse one slice, and the records slice of a big Read is
+// hundreds of KiB. The limits count the appended records only. The
+// appended records belong to the caller, as Read's do.
+func (l *ShardLog) ReadAppend(dst []Record, from uint64, maxRecords, maxBytes int) ([]Record, error) {
 	if maxRecords < 1 || maxBytes < 0 {
 		panic(fmt.Sprintf("storage: Read(from=%d, maxRecords=%d, maxBytes=%d)", from, maxRecords, maxBytes))
 	}
@@ -38,18 +48,18 @@ func (l *ShardLog) Read(from uint64, maxRecords, maxBytes int) ([]Record, error)
 	// ErrOffsetTrimmed, or on a view whose segments are all still there.
 	for {
 		if l.closed.Load() {
-			return nil, fmt.Errorf("read %s: %w", l.key, ErrClosed)
+			return dst, fmt.Errorf("read %s: %w", l.key, ErrClosed)
 		}
 		v := l.view.Load()
 		switch {
 		case from < v.start:
-			return nil, fmt.Errorf("read %s at %d (start %d): %w", l.key, from, v.start, ErrOffsetTrimmed)
+			return dst, fmt.Errorf("read %s at %d (start %d): %w", l.key, from, v.start, ErrOffsetTrimmed)
 		case from > v.end:
-			return nil, fmt.Errorf("read %s at %d (end %d): %w", l.key, from, v.end, ErrOffsetBeyondEnd)
+			return dst, fmt.Errorf("read %s at %d (end %d): %w", l.key, from, v.end, ErrOffsetBeyondEnd)
 		case from == v.end:
-			return nil, nil
+			return dst, nil
 		}
-		if recs, ok, err := l.readView(v, from, maxRecords, maxBytes); ok {
+		if recs, ok, err := l.readView(v, dst, from, maxRecords, maxBytes); ok {
 			return recs, err
 		}
 	}
@@ -58,21 +68,21 @@ func (l *ShardLog) Read(from uint64, maxRecords, maxBytes int) ([]Record, error)
 // readView reads from v; ok is false if the segment holding from was
 // trimmed (or the log closed) after v was loaded, and the caller must
 // retry on a fresh view.
-func (l *ShardLog) readView(v *logView, from uint64, maxRecords, maxBytes int) (recs []Record, ok bool, err error) {
-	r := &recordReader{next: from, maxRecords: maxRecords, maxBytes: maxBytes}
+func (l *ShardLog) readView(v *logView, dst []Record, from uint64, maxRecords, maxBytes int) (recs []Record, ok bool, err error) {
+	r := &recordReader{next: from, maxRecords: maxRecords, maxBytes: maxBytes, out: dst, base: len(dst)}
 	for i := v.segmentFor(from); i < len(v.segs) && !r.full; i++ {
 		if !v.segs[i].acquire() {
 			// Trims go oldest first, so the records already taken were
 			// all in v's log; they are returned as a shorter Read.
-			return r.out, len(r.out) > 0, nil
+			return r.out, r.count() > 0, nil
 		}
 		err := l.readSegment(v, i, r)
 		v.segs[i].release()
 		if err != nil {
-			if len(r.out) > 0 {
+			if r.count() > 0 {
 				break
 			}
-			return nil, true, err
+			return dst, true, err
 		}
 	}
 	return r.out, true, nil
@@ -90,7 +100,8 @@ type recordReader struct {
 	maxBytes   int
 	bytes      int
 	full       bool
-	out        []Record
+	out        []Record // the records read are out[base:]
+	base       int
 	arena      []byte
 	// keys holds the partition keys: PartitionKey strings are slices of
 	// its String(), so a Read allocates per block of keys, not per record.
@@ -105,15 +116,15 @@ func (r *recordReader) add(off uint64, end uint64, arrival int64, key, data []by
 		return true
 	}
 	n := len(key) + len(data)
-	if off >= end || len(r.out) >= r.maxRecords || (len(r.out) > 0 && r.bytes+n > r.maxBytes) {
+	if off >= end || r.count() >= r.maxRecords || (r.count() > 0 && r.bytes+n > r.maxBytes) {
 		r.full = true
 		return false
 	}
-	if r.out == nil {
+	if r.count() == 0 {
 		// Sized once, from the first record, for as many of its size as
 		// the limits let in: this saves a 10,000-record Read the
 		// doubling copies, without a big slice for a few big records.
-		r.out = make([]Record, 0, min(r.maxRecords, max(minReadRecords, r.maxBytes/max(n, 1)+1)))
+		r.out = slices.Grow(r.out, min(r.maxRecords, max(minReadRecords, r.maxBytes/max(n, 1)+1)))
 	}
 	r.out = append(r.out, Record{Offset: off, ArrivalMillis: arrival, PartitionKey: r.key(key), Data: r.copy(data)})
 	r.bytes += n
@@ -133,6 +144,9 @@ func (r *recordReader) copy(d []byte) []byte {
 	r.arena = append(r.arena, d...)
 	return r.arena[start:len(r.arena):len(r.arena)]
 }
+
+// count returns the number of records read.
+func (r *recordReader) count() int { return len(r.out) - r.base }
 
 // key returns k as a string in the key block, which is replaced by a new
 // one when full. Blocks double from minKeyBlockBytes up to

@@ -149,6 +149,33 @@ func TestReadPartitionKeys(t *testing.T) {
 	}
 }
 
+// TestReadAppend checks that ReadAppend keeps what dst held, counts its
+// limits over the appended records only, and returns dst unchanged at
+// the end of the log and on errors.
+func TestReadAppend(t *testing.T) {
+	s := openStore(t, vfs.NewMem(), Options{})
+	l := createShard(t, s, "s")
+	mustAppend(t, l, entries(0, 10, 10), 1)
+	dst := make([]Record, 1, 4)
+	dst[0] = Record{Offset: 99, PartitionKey: "mine"}
+	got, err := l.ReadAppend(dst, 2, 3, 1<<20)
+	if err != nil || len(got) != 4 || got[0].PartitionKey != "mine" {
+		t.Fatalf("ReadAppend = %d records, %v", len(got), err)
+	}
+	checkRecords(t, got[1:], 2, 10)
+	// The byte limit counts from the first appended record: one fits
+	// over the limit, as in Read.
+	if got, err := l.ReadAppend(dst, 0, 10, 1); err != nil || len(got) != 2 || got[1].Offset != 0 {
+		t.Errorf("byte-limited ReadAppend = %+v, %v", got, err)
+	}
+	if got, err := l.ReadAppend(dst, 10, 10, 1<<20); err != nil || len(got) != 1 || got[0].Offset != 99 {
+		t.Errorf("ReadAppend at the end = %+v, %v", got, err)
+	}
+	if got, err := l.ReadAppend(dst, 11, 10, 1<<20); !errors.Is(err, ErrOffsetBeyondEnd) || len(got) != 1 || got[0].Offset != 99 {
+		t.Errorf("ReadAppend past the end = %+v, %v", got, err)
+	}
+}
+
 func TestArrivalMonotonic(t *testing.T) {
 	s := openStore(t, vfs.NewMem(), Options{})
 	l := createShard(t, s, "s")
