@@ -25,7 +25,7 @@ func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		// Most strings (sequence numbers, partition keys) are plain
 		// ASCII: eight bytes are checked at once and skipped whole.
-		if i+8 <= len(s) && plainASCII8(s, i) {
+		if i+8 <= len(s) && plainASCII(load64(s[i:i+8])) {
 			i += 8
 			continue
 		}
@@ -76,19 +76,24 @@ func AppendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// plainASCII8 reports whether the eight bytes s[i:i+8] are all ASCII
+// plainASCII reports whether the eight bytes of w are all ASCII
 // that JSON takes as it is: no control character, quote or backslash.
-// Each test is the classic "some byte is below n" word trick, exact when
-// the answer is no; a false yes only sends the caller to its byte loop.
-func plainASCII8(s string, i int) bool {
+// It is the classic "some byte is below n" word trick: w-n sets a byte's
+// high bit if it is below n, and a quote or backslash byte is zero after
+// the XOR. A subtraction borrows only past a byte that is a hit, so the
+// answer is exact when it is yes; a false no only sends the caller to its
+// byte loop. With w's own high bits (not ASCII) also a no, the XORed
+// bytes are ASCII and the "& ^x" of the general trick is not needed.
+func plainASCII(w uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-	quote, backslash := w^(ones*'"'), w^(ones*'\\')
-	special := (w - ones*0x20) & ^w // a control character
-	special |= (quote - ones) & ^quote
-	special |= (backslash - ones) & ^backslash
-	return (special|w)&highs == 0 // w's high bits: not ASCII
+	return (w|(w-ones*0x20)|((w^(ones*'"'))-ones)|((w^(ones*'\\'))-ones))&highs == 0
+}
+
+// load64 reads s[0:8] as a little-endian word, in one load.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // AppendJSONBytes appends b64 of p as a JSON string, as encoding/json
