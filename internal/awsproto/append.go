@@ -2,6 +2,8 @@ package awsproto
 
 import (
 	"encoding/base64"
+	"encoding/binary"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -21,9 +23,9 @@ func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		// Eight bytes at a time while they need no escape: sequence
-		// numbers, shard ids, partition keys.
-		if i+8 <= len(s) && asIs8(s[i:i+8]) {
+		// Most strings (sequence numbers, partition keys) are plain
+		// ASCII: eight bytes are checked at once and skipped whole.
+		if i+8 <= len(s) && plainASCII(load64(s[i:i+8])) {
 			i += 8
 			continue
 		}
@@ -74,15 +76,24 @@ func AppendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// asIs8 reports whether the eight bytes of s are all ASCII that a JSON
-// string holds as it is: no control character, '"' or '\\'. It uses the
-// classic SWAR tests, exact as to whether any byte matches.
-func asIs8(s string) bool {
+// plainASCII reports whether the eight bytes of w are all ASCII
+// that JSON takes as it is: no control character, quote or backslash.
+// It is the classic "some byte is below n" word trick: w-n sets a byte's
+// high bit if it is below n, and a quote or backslash byte is zero after
+// the XOR. A subtraction borrows only past a byte that is a hit, so the
+// answer is exact when it is yes; a false no only sends the caller to its
+// byte loop. With w's own high bits (not ASCII) also a no, the XORed
+// bytes are ASCII and the "& ^x" of the general trick is not needed.
+func plainASCII(w uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+	return (w|(w-ones*0x20)|((w^(ones*'"'))-ones)|((w^(ones*'\\'))-ones))&highs == 0
+}
+
+// load64 reads s[0:8] as a little-endian word, in one load.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	less := func(x, n uint64) uint64 { return (x - ones*n) &^ x & highs } // a byte < n
-	return (less(x, 0x20)|x|less(x^(ones*'"'), 1)|less(x^(ones*'\\'), 1))&highs == 0
 }
 
 // AppendJSONBytes appends b64 of p as a JSON string, as encoding/json
@@ -92,8 +103,38 @@ func AppendJSONBytes(b []byte, p []byte) []byte {
 		return append(b, "null"...)
 	}
 	b = append(b, '"')
-	b = base64.StdEncoding.AppendEncode(b, p)
+	b = appendBase64(b, p)
 	return append(b, '"')
+}
+
+// base64Pairs maps twelve bits to their two characters of standard
+// base64, the first in the low byte.
+var base64Pairs = func() (t [4096]uint16) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range t {
+		t[i] = uint16(alphabet[i>>6]) | uint16(alphabet[i&63])<<8
+	}
+	return t
+}()
+
+// appendBase64 appends p in standard base64 with padding, as
+// base64.StdEncoding.AppendEncode does. It encodes six bytes into eight
+// characters a step, one 64-bit load, four table lookups and one store,
+// where the standard library takes three bytes a step; GetRecords spends
+// a tenth of its time here.
+func appendBase64(b, p []byte) []byte {
+	n := base64.StdEncoding.EncodedLen(len(p))
+	b = slices.Grow(b, n)
+	out := b[len(b) : len(b)+n]
+	si, di := 0, 0
+	for ; len(p)-si >= 8; si, di = si+6, di+8 { // the load reads eight
+		v := binary.BigEndian.Uint64(p[si:])
+		binary.LittleEndian.PutUint64(out[di:], uint64(base64Pairs[v>>52])|uint64(base64Pairs[v>>40&0xfff])<<16|
+			uint64(base64Pairs[v>>28&0xfff])<<32|uint64(base64Pairs[v>>16&0xfff])<<48)
+	}
+	// si is a multiple of three, so the rest encodes on its own.
+	base64.StdEncoding.Encode(out[di:], p[si:])
+	return b[:len(b)+n]
 }
 
 // AppendJSON appends t as Marshal encodes a Timestamp in JSON: epoch

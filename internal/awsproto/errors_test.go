@@ -348,6 +348,63 @@ func TestWriteResponse(t *testing.T) {
 	}
 }
 
+// appendedOut encodes itself, as GetRecords' output does.
+type appendedOut struct {
+	Text string `json:"Text"`
+}
+
+func (o *appendedOut) AppendJSON(b []byte) []byte {
+	b = append(b, `{"Text":`...)
+	b = AppendJSONString(b, o.Text)
+	return append(b, '}')
+}
+
+// TestWriteResponseAppender checks responses built in pooled buffers: each
+// body is exactly its own, however big or small the response before it,
+// and the other protocol and nil pointers take the Marshal path.
+func TestWriteResponseAppender(t *testing.T) {
+	for _, n := range []int{100_000, 3, 0, 1 << 20, 10, 100_000} {
+		v := &appendedOut{Text: strings.Repeat("x", n)}
+		for _, p := range []Protocol{JSON, CBOR} {
+			want, err := Marshal(p, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			if err := WriteResponse(rec, p, v); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Body.String() != string(want) || rec.Header().Get("Content-Length") != itoa(len(want)) {
+				t.Fatalf("%v, %d bytes of text: Content-Length %s, body %.80q..., want %.80q...",
+					p, n, rec.Header().Get("Content-Length"), rec.Body.String(), want)
+			}
+		}
+	}
+	rec := httptest.NewRecorder()
+	if err := WriteResponse(rec, JSON, (*appendedOut)(nil)); err != nil || rec.Body.String() != "{}" {
+		t.Errorf("nil pointer: %q, %v", rec.Body.String(), err)
+	}
+}
+
+func TestBufferCache(t *testing.T) {
+	c := bufferCache{maxBuffers: 2, maxBytes: 100}
+	if b := c.get(); b != nil {
+		t.Fatalf("empty cache gave %d bytes", cap(b))
+	}
+	c.put(make([]byte, 5, 60))
+	c.put(make([]byte, 0, 50)) // over maxBytes: dropped
+	c.put(make([]byte, 0, 30))
+	c.put(make([]byte, 0, 1)) // over maxBuffers: dropped
+	for _, want := range []int{30, 60} {
+		if b := c.get(); cap(b) != want || len(b) != 0 {
+			t.Errorf("get = len %d cap %d, want len 0 cap %d", len(b), cap(b), want)
+		}
+	}
+	if b := c.get(); b != nil || c.mu.bytes != 0 {
+		t.Errorf("drained cache gave %d bytes, counts %d", cap(b), c.mu.bytes)
+	}
+}
+
 func TestWriteResponseEncodeFailure(t *testing.T) {
 	rec := httptest.NewRecorder()
 	err := WriteResponse(rec, JSON, map[string]any{"x": make(chan int)})

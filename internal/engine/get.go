@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/sluicedata/sluice/internal/storage"
@@ -255,20 +256,21 @@ func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, ma
 		return res, err
 	}
 	if from < end {
-		recs, err := sh.log.Read(from, min(limit, int(end-from)), maxBytes)
+		recs, err := sh.log.ReadAppend(readBuffers.get(), from, min(limit, int(end-from)), maxBytes)
 		if errors.Is(err, storage.ErrOffsetTrimmed) {
 			from = sh.log.Start()
-			recs, err = sh.log.Read(from, min(limit, int(end-from)), maxBytes)
+			recs, err = sh.log.ReadAppend(recs, from, min(limit, int(end-from)), maxBytes)
 		}
+		defer readBuffers.put(recs)
 		if err != nil {
 			return res, e.storageFailure(err)
 		}
 		res.records = make([]Record, len(recs))
-		var seqs seqFormatter // records of a batch follow each other
+		seqs := newSeqTexts(sh, len(recs))
 		for i, r := range recs {
 			res.bytes += len(r.PartitionKey) + len(r.Data)
 			res.records[i] = Record{
-				SequenceNumber: seqs.format(sh.seq(r.Offset+1, r.ArrivalMillis)),
+				SequenceNumber: seqs.next(r.Offset+1, r.ArrivalMillis),
 				ArrivalMillis:  r.ArrivalMillis, PartitionKey: r.PartitionKey, Data: r.Data,
 			}
 		}
@@ -282,6 +284,53 @@ func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, ma
 		res.children = st.childShardsLocked(sh.meta.Index)
 	}
 	return res, nil
+}
+
+// readBuffers holds the storage records slices of finished reads: the
+// records are copied into Records, so the slice (560 KiB for 10,000
+// records) can serve the next read. A sync.Pool loses them at each GC
+// cycle, which a GetRecords drain starts every few calls.
+var readBuffers = recordsCache{maxSlices: maxCachedReads}
+
+// maxCachedReads bounds readBuffers: reads at once that reuse a slice.
+const maxCachedReads = 8
+
+// recordsCache keeps up to maxSlices empty records slices. Safe for
+// concurrent use.
+type recordsCache struct {
+	maxSlices int
+	mu        struct {
+		sync.Mutex
+		free [][]storage.Record
+	}
+}
+
+// get returns an empty slice, nil when there is none.
+func (c *recordsCache) get() []storage.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.mu.free)
+	if n == 0 {
+		return nil
+	}
+	recs := c.mu.free[n-1]
+	c.mu.free[n-1] = nil
+	c.mu.free = c.mu.free[:n-1]
+	return recs
+}
+
+// put keeps recs for a later get, emptied so that it holds on to no
+// record's data; the caller must not use it again.
+func (c *recordsCache) put(recs []storage.Record) {
+	if cap(recs) == 0 {
+		return
+	}
+	clear(recs)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.mu.free) < c.maxSlices {
+		c.mu.free = append(c.mu.free, recs[:0])
+	}
 }
 
 // childShardsLocked lists the shards that have parent as a parent.

@@ -285,10 +285,9 @@ func (e *Engine) appendGroup(st *stream, g putGroup, entries []PutEntry, results
 		}
 		return
 	}
-	var seqs seqFormatter
+	seqs := newSeqTexts(sh, len(idx)) // one batch: consecutive counters
 	for j, i := range idx {
-		sn := sh.seq(res.FirstOffset+uint64(j)+1, res.ArrivalMillis)
-		results[i] = PutResult{ShardID: sh.id, SequenceNumber: seqs.format(sn)}
+		results[i] = PutResult{ShardID: sh.id, SequenceNumber: seqs.next(res.FirstOffset+uint64(j)+1, res.ArrivalMillis)}
 	}
 	sh.notify.broadcast()
 }

@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"encoding/binary"
 	"math/bits"
-	"strings"
 )
 
 // Sequence numbers follow the layout AWS's are observed to have (see
@@ -127,99 +125,6 @@ func (s SeqNum) uint192() uint192 {
 	w.put(seqShiftTrailer, seqTrailer)
 	return w
 }
-
-// counterStep is 2^80 in decimal: what one more on the counter adds to a
-// sequence number.
-const counterStep = "1208925819614629174706176"
-
-// seqFormatter formats the sequence numbers of a run of records, as
-// String does. The records of a batch (a PutRecords group, a GetRecords
-// read) differ in little but the counter, one apart: the decimal of the
-// next number is then the last one's plus 2^80, a 25-digit addition,
-// rather than a 192-bit division. Any other number is formatted in full.
-// The strings share arenas of seqArenaBytes, one allocation per ~70
-// numbers; one string kept alive keeps its arena.
-//
-// The zero value is ready to use; one goroutine at a time.
-type seqFormatter struct {
-	prev   SeqNum
-	have   bool // prev and digits hold the last number formatted
-	digits [seqDigits]byte
-	arena  strings.Builder
-}
-
-const seqArenaBytes = 4 << 10
-
-// format returns s in decimal.
-func (f *seqFormatter) format(s SeqNum) string {
-	next := f.prev
-	next.Counter++
-	if f.have && s == next && next.Counter != 0 { // a wrapped counter carries into the shard bits
-		addCounterStep(&f.digits)
-	} else {
-		w := s.uint192()
-		w.digits(&f.digits)
-	}
-	f.prev, f.have = s, true
-	d := trimZeros(f.digits[:])
-	if f.arena.Cap()-f.arena.Len() < len(d) {
-		// Strings already returned keep the old buffer: Builder never
-		// writes over bytes it has handed out.
-		f.arena = strings.Builder{}
-		f.arena.Grow(seqArenaBytes)
-	}
-	start := f.arena.Len()
-	f.arena.Write(d)
-	return f.arena.String()[start:]
-}
-
-// addCounterStep adds 2^80 to the decimal in d. The caller has checked
-// that the sum is a sequence number, so it fits.
-//
-// The last 32 digits are added eight at a time, as bytes of a uint64
-// (the most significant digit in the top byte): each digit pair gets an
-// extra 0xf6 so that a sum of ten or more carries into the next byte by
-// itself, and the bytes that did not carry give the 0xf6 back. Digit by
-// digit, the carries cost a mispredicted branch each.
-func addCounterStep(d *[seqDigits]byte) {
-	const (
-		ones  = 0x0101010101010101
-		ascii = '0' * ones
-	)
-	var carry uint64
-	for k, step := range counterStepWords {
-		p := seqDigits - 8*(k+1)
-		a := binary.BigEndian.Uint64(d[p:]) - ascii
-		b := step + 0xf6*ones
-		sum, out := bits.Add64(a, b, carry)
-		// The carry out of byte i is the carry into byte i+1, which
-		// shows where the sum's bits differ from the addends'.
-		carried := (a^b^sum)>>8&ones | out<<56
-		sum -= (^carried & ones) * 0xf6
-		binary.BigEndian.PutUint64(d[p:], sum+ascii)
-		carry = out
-	}
-	for i := seqDigits - 8*len(counterStepWords) - 1; carry != 0; i-- {
-		if d[i] != '9' {
-			d[i]++
-			return
-		}
-		d[i] = '0'
-	}
-}
-
-// counterStepWords is counterStep as digit values (0-9), right-aligned in
-// 32 digits, in big-endian words from the least significant.
-var counterStepWords = func() (w [4]uint64) {
-	var digits [32]byte
-	copy(digits[len(digits)-len(counterStep):], counterStep)
-	for k := range w {
-		for _, c := range digits[len(digits)-8*(k+1) : len(digits)-8*k] {
-			w[k] = w[k]<<8 | uint64(max(c, '0')-'0')
-		}
-	}
-	return w
-}()
 
 // ParseSeqNum decodes a sequence number this server issued. ok is false for
 // anything that is not a well-formed number in this layout; callers then

@@ -1,10 +1,7 @@
 package engine
 
 import (
-	"fmt"
-	"math"
 	"math/big"
-	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -138,108 +135,10 @@ func TestTokens(t *testing.T) {
 	}
 }
 
-// seqNumBig is the layout's value computed with math/big: the reference
-// the formatters are held to.
-func seqNumBig(s SeqNum) *big.Int {
-	v := new(big.Int)
-	for _, f := range []struct {
-		v     uint64
-		width uint
-	}{{2, 4}, {uint64(s.ShardCreatedSec) & seqSecondsMask, 36}, {uint64(s.ShardIndex & 0xf), 4}, {s.Counter, 64}, {0, 8}, {uint64(s.RecordSec) & seqSecondsMask, 36}, {uint64(s.ShardIndex), 32}, {2, 4}} {
-		v.Lsh(v, f.width)
-		v.Or(v, new(big.Int).SetUint64(f.v))
-	}
-	return v
-}
-
-func TestSeqFormatterMatchesString(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	counters := []uint64{0, 1, 9, counterShardEnd - 3, math.MaxUint64 - 4, 1<<63 - 1}
-	var f seqFormatter
-	var checked, stepped int
-	for run := 0; run < 3000; run++ {
-		s := SeqNum{
-			ShardCreatedSec: rng.Int64N(1 << 37), // beyond 36 bits too: the layout masks
-			ShardIndex:      rng.Uint32(),
-			Counter:         rng.Uint64(),
-			RecordSec:       rng.Int64N(1 << 37),
-		}
-		switch run % 4 {
-		case 0:
-			s.Counter = counters[rng.IntN(len(counters))]
-		case 1:
-			s.Counter = rng.Uint64N(1 << 20)
-		}
-		if run%5 == 0 {
-			f = seqFormatter{} // a fresh formatter as well as a long-lived one
-		}
-		for n := rng.IntN(200); n >= 0; n-- {
-			switch rng.IntN(20) {
-			case 0:
-				s.RecordSec++ // a GetRecords run crosses a second
-			case 1:
-				s.Counter += 2 // a gap: formatted in full
-			case 2:
-				// the same number again
-			default:
-				s.Counter++
-				stepped++
-			}
-			got := f.format(s)
-			if want := seqNumBig(s).String(); got != want || s.String() != want {
-				t.Fatalf("%+v: format %s, String %s, want %s", s, got, s.String(), want)
-			}
-			checked++
-		}
-	}
-	if stepped < checked/2 {
-		t.Fatalf("only %d of %d numbers took the step", stepped, checked)
-	}
-}
-
-func TestAddCounterStep(t *testing.T) {
-	// Decimals with long runs of nines, which carry far past the step's
-	// 25 digits, and random ones.
-	rng := rand.New(rand.NewPCG(3, 4))
-	limit := new(big.Int).Sub(new(big.Int).Exp(big.NewInt(10), big.NewInt(seqDigits), nil), new(big.Int).Lsh(big.NewInt(1), 80))
-	step := new(big.Int).Lsh(big.NewInt(1), 80)
-	for i := 0; i < 20000; i++ {
-		var d [seqDigits]byte
-		for j := range d {
-			d[j] = byte('0' + rng.IntN(10))
-		}
-		if i%2 == 0 {
-			lo, hi := rng.IntN(seqDigits), rng.IntN(seqDigits)
-			for j := min(lo, hi); j < max(lo, hi); j++ {
-				d[j] = '9'
-			}
-		}
-		v, _ := new(big.Int).SetString(string(d[:]), 10)
-		if v.Cmp(limit) >= 0 {
-			continue
-		}
-		addCounterStep(&d)
-		want := fmt.Sprintf("%057s", v.Add(v, step).String())
-		if string(d[:]) != want {
-			t.Fatalf("%s + 2^80 = %s, want %s", v.Sub(v, step), d[:], want)
-		}
-	}
-}
-
 func BenchmarkSeqNumString(b *testing.B) {
 	s := SeqNum{ShardCreatedSec: 1764095000, ShardIndex: 3, Counter: 1 << 30, RecordSec: 1764099999}
 	for b.Loop() {
 		s.Counter++
 		_ = s.String()
-	}
-}
-
-func BenchmarkSeqFormatter(b *testing.B) {
-	s := SeqNum{ShardCreatedSec: 1764095000, ShardIndex: 3, Counter: 1 << 30, RecordSec: 1764099999}
-	b.ReportAllocs()
-	var f seqFormatter
-	for b.Loop() {
-		s.Counter++
-		_ = f.format(s)
 	}
 }

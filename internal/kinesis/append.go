@@ -85,6 +85,10 @@ func (o getRecordsOutput) AppendJSON(b []byte) []byte {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '[')
+		// Records of one PutRecords call share their arrival time: the
+		// text of the last timestamp, b[tsStart:tsEnd], is copied while
+		// it stays the same rather than formatted again.
+		tsStart, tsEnd, tsMillis := 0, 0, int64(0)
 		for i := range o.Records {
 			if i > 0 {
 				b = append(b, ',')
@@ -93,7 +97,13 @@ func (o getRecordsOutput) AppendJSON(b []byte) []byte {
 			b = append(b, `{"SequenceNumber":`...)
 			b = awsproto.AppendJSONString(b, r.SequenceNumber)
 			b = append(b, `,"ApproximateArrivalTimestamp":`...)
-			b = r.ApproximateArrivalTimestamp.AppendJSON(b)
+			if ms := r.ApproximateArrivalTimestamp.Millis; tsEnd > 0 && ms == tsMillis {
+				b = append(b, b[tsStart:tsEnd]...)
+			} else {
+				tsStart, tsMillis = len(b), ms
+				b = r.ApproximateArrivalTimestamp.AppendJSON(b)
+				tsEnd = len(b)
+			}
 			b = append(b, `,"Data":`...)
 			b = awsproto.AppendJSONBytes(b, r.Data)
 			b = append(b, `,"PartitionKey":`...)

@@ -57,7 +57,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 
 		var gro getRecordsOutput
 		if i%5 != 0 {
-			gro.Records = make([]recordOut, r.IntN(4))
+			gro.Records = make([]recordOut, r.IntN(6))
 		}
 		for j := range gro.Records {
 			var data []byte
@@ -66,6 +66,9 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 			}
 			gro.Records[j] = recordOut{SequenceNumber: randString(r), Data: data, PartitionKey: randString(r),
 				ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: r.Int64N(4e12) - 1e12}}
+			if j > 0 && r.IntN(2) == 0 { // records of one PutRecords call share it
+				gro.Records[j].ApproximateArrivalTimestamp = gro.Records[j-1].ApproximateArrivalTimestamp
+			}
 			if r.IntN(3) == 0 {
 				gro.Records[j].EncryptionType = "KMS"
 			}

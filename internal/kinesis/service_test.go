@@ -18,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func newService(t *testing.T) *Service {
+func newService(t testing.TB) *Service {
 	t.Helper()
 	dir := t.TempDir()
 	ring, err := keyring.Open(dir, bytes.Repeat([]byte{0x5a}, 32), keyring.Options{Region: "us-east-1", AccountID: "000000000000"})

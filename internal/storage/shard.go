@@ -62,7 +62,7 @@ type ShardLog struct {
 		segs   []*segment // all segments, oldest first; the last is the active one
 		active vfs.File   // the active segment's read-write handle; nil if failed at open
 		// Written state, ahead of durable until the next sync.
-		writePos    int64  // end of the active segment's last written batch
+		writePos int64 // end of the active segment's last written batch
 		// fileEnd is at least the active segment file's size: writePos,
 		// or more where preallocLocked wrote zeros ahead of it.
 		fileEnd     int64
