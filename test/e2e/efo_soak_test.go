@@ -153,29 +153,7 @@ func TestFanOutSoak(t *testing.T) {
 	wg.Wait()
 	proc.stop()
 
-	for si := range acked {
-		slices.Sort(acked[si]) // 56-digit decimals: string order is numeric order
-	}
-	minResub, resubs := -1, 0
-	for _, s := range subs {
-		checkSoakSeqs(t, fmt.Sprintf("consumer %d shard %d", s.consumer, s.shard), s.seqs, acked[s.shard])
-		if minResub < 0 || s.resubscribes < minResub {
-			minResub = s.resubscribes
-		}
-		resubs += s.resubscribes
-		if s.resubscribes == 0 {
-			t.Errorf("consumer %d shard %d never resubscribed (lifetime %v, run %v)", s.consumer, s.shard, lifetime, dur)
-		}
-	}
-	reads, restarts := 0, 0
-	for _, p := range polls {
-		checkSoakSeqs(t, fmt.Sprintf("poller shard %d", p.shard), p.seqs, acked[p.shard])
-		reads += p.reads
-		restarts += p.restarts
-	}
-	t.Logf("delivered: %d records to each of %d consumers over %d subscriptions (%d resubscribes, at least %d each); "+
-		"%d records to %d pollers in %d GetRecords calls (%d iterator restarts)",
-		total, soakConsumers, len(subs)+resubs, resubs, minResub, total, len(polls), reads, restarts)
+	checkSoakReaders(t, subs, polls, acked, lifetime)
 
 	peakRSS, hwm := proc.peaks()
 	t.Logf("server RSS: peak sampled VmRSS %.1f MiB, VmHWM %.1f MiB over %d samples", mib(peakRSS), mib(hwm), len(proc.samples))
@@ -187,6 +165,39 @@ func TestFanOutSoak(t *testing.T) {
 		t.Errorf("server peak RSS %.1f MiB, limit %.0f MiB", mib(peak), mib(limit))
 	}
 	checkFlat(t, proc.samples, from, to, dur >= soakFlatMinRun)
+}
+
+// checkSoakReaders checks that every subscriber and poller received its
+// shard's acknowledged records exactly once and in order, and that every
+// subscriber resubscribed, and logs what they did.
+func checkSoakReaders(t *testing.T, subs []*soakSub, polls []*soakPoller, acked [][]string, lifetime time.Duration) {
+	t.Helper()
+	for si := range acked {
+		slices.Sort(acked[si]) // 56-digit decimals: string order is numeric order
+	}
+	minResub, resubs, subGot := -1, 0, 0
+	for _, s := range subs {
+		checkSoakSeqs(t, fmt.Sprintf("consumer %d shard %d", s.consumer, s.shard), s.seqs, acked[s.shard])
+		if minResub < 0 || s.resubscribes < minResub {
+			minResub = s.resubscribes
+		}
+		resubs += s.resubscribes
+		subGot += len(s.seqs) / 56
+		if s.resubscribes == 0 {
+			t.Errorf("consumer %d shard %d never resubscribed (lifetime %v)", s.consumer, s.shard, lifetime)
+		}
+	}
+	reads, restarts, pollGot := 0, 0, 0
+	for _, p := range polls {
+		checkSoakSeqs(t, fmt.Sprintf("poller shard %d", p.shard), p.seqs, acked[p.shard])
+		reads += p.reads
+		restarts += p.restarts
+		pollGot += len(p.seqs) / 56
+	}
+	t.Logf("subscribers: %d records delivered to %d consumers over %d subscriptions (%d resubscribes, at least %d each)",
+		subGot, soakConsumers, len(subs)+resubs, resubs, minResub)
+	t.Logf("pollers: %d records read by %d pollers in %d GetRecords calls (%d iterator restarts)",
+		pollGot, len(polls), reads, restarts)
 }
 
 // newSoakSubs registers the soak's consumers and makes their subscribers.

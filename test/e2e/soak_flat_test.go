@@ -24,10 +24,12 @@ const (
 	soakFlatMinRun = 30 * time.Second
 	// soakGoroutineSlack is how many goroutines the late median may exceed
 	// the early one by (or soakCountFraction of the early median if that
-	// is more). The noise is the requests in flight: each HTTP/1.1 request
-	// adds one background-read goroutine, and 4 producers and 10 pollers
-	// send at most 14 at once; a sample in a resubscription wave adds up
-	// to 100, but no median is made of those. A leak of one goroutine per
+	// is more). The noise is the requests in flight: a PutRecords appends
+	// to each shard it touches on a goroutine of its own until the fsync
+	// (up to 4 producers x 10 shards), and each HTTP/1.1 request has a
+	// background-read goroutine (up to 14); samples vary by 20-40 with the
+	// disk's latency. A sample in a resubscription wave adds up to 100,
+	// but no median is made of those. A leak of one goroutine per
 	// resubscription adds 100 per wave, at least 100 between the windows
 	// of a 60 s run and thousands in 30 minutes; one per request
 	// (about 100 requests a second) adds thousands within a minute.
@@ -51,8 +53,8 @@ const (
 	// to traffic: keeping one 1 KiB object per request (~100/s) adds
 	// ~90 MiB between the windows of a 30-minute run, and keeping the
 	// records sent (2,000 x 200 B/s) adds that in 4 minutes. A 60 s run
-	// catches only gross leaks of memory, but all leaks of goroutines and
-	// descriptors.
+	// catches only gross leaks of memory, but the leaks of goroutines and
+	// descriptors above (TestSoakFlatRule).
 	soakRSSSlack = 32 << 20
 	// soakRSSFraction of the early median is the RSS slack where it is
 	// larger than soakRSSSlack: a -race server's RSS is 5-10x, and wanders
@@ -60,7 +62,7 @@ const (
 	soakRSSFraction = 0.25
 	// soakCountFraction is the same for goroutines and descriptors: it
 	// matters only if a server change multiplies its baseline, and stays
-	// below a per-resubscription leak's 100 up to a baseline of 1,000.
+	// below a per-resubscription leak's 100 for baselines under 1,000.
 	soakCountFraction = 0.1
 )
 
