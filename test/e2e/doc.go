@@ -20,9 +20,11 @@
 // scripts/test.sh, 3 otherwise) and its random schedule from
 // SLUICE_CRASH_SEED, which every run logs.
 //
-// The fan-out soak (TestFanOutSoak) runs 100 subscriptions under load for
-// SLUICE_SOAK_SECONDS (default 60 under CI=true or scripts/test.sh, 10
-// otherwise).
+// The soak (TestFanOutSoak) runs 100 subscriptions and 10 polling
+// consumers under steady load for SLUICE_SOAK_SECONDS (default 60 under
+// CI=true or scripts/test.sh, 10 otherwise) and checks that the server's
+// RSS, goroutines and open descriptors stay flat (runs of 30 s or more;
+// TestSoakFlatRule shows the rule on synthetic leaks).
 //
 // SLUICE_E2E_BIN=path runs the tests against a prebuilt binary instead of
 // building ./cmd/sluice. Run everything with `bash scripts/test.sh`.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,32 +75,135 @@ type soakSub struct {
 	consumer, shard int
 	arn             string
 	client          *kinesis.Client
+	http            *protoRecorder
 	seqs            []byte
 	count           atomic.Int64
 	resubscribes    int
 }
 
-// TestFanOutSoak runs 100 concurrent SubscribeToShard subscriptions (10
-// consumers x 10 shards, over h2c) for SLUICE_SOAK_SECONDS under steady
-// PutRecords load, with a subscription lifetime short enough that every
-// subscriber resubscribes from its last ContinuationSequenceNumber several
-// times. Every subscription must receive every acknowledged record of its
-// shard exactly once and in order, and the server's peak RSS must stay
-// under soakRSSLimit.
+// TestFanOutSoak is the soak at steady mixed load: for
+// SLUICE_SOAK_SECONDS, 4 producers put 2,000 records a second over 10
+// shards, read by 100 concurrent SubscribeToShard subscriptions (10
+// consumers x 10 shards, over h2c) and by one polling consumer per shard
+// (GetShardIterator, then GetRecords along NextShardIterator). The
+// subscription lifetime is short enough that every subscriber resubscribes
+// from its last ContinuationSequenceNumber several times, and the pollers
+// restart from their last record as often. Every reader must receive every
+// acknowledged record of its shard exactly once and in order; the server's
+// peak RSS must stay under soakRSSLimit; and its RSS, goroutines and open
+// descriptors, sampled every second, must stay flat (checkFlat).
 func TestFanOutSoak(t *testing.T) {
 	dur := soakDuration(t)
 	lifetime := min(soakLifetime, dur/3).Round(time.Second)
-	srv := startServer(t, "--shard-limits", "off", "--subscription-lifetime", lifetime.String())
+	debugAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	srv := startServer(t, "--shard-limits", "off", "--subscription-lifetime", lifetime.String(), "--debug-listen", debugAddr)
 	c := srv.client()
 	createStream(t, c, "soak", soakShards)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	rss := startRSSSampler(t, srv)
-	defer rss.stop()
+	proc := startProcSampler(t, srv, debugAddr)
+	defer proc.stop()
 
+	subs := newSoakSubs(t, srv, c)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	startSoakSubs(t, ctx, cancel, &wg, subs)
+
+	// The pollers share one client, as the workers of one KCL application
+	// do: ten kept-alive HTTP/1.1 connections.
+	pc := srv.client()
+	var polls []*soakPoller
+	for si := range soakShards {
+		p := &soakPoller{shard: si, client: pc}
+		polls = append(polls, p)
+		wg.Go(func() {
+			if err := p.run(ctx, lifetime); err != nil && ctx.Err() == nil {
+				t.Errorf("poller shard %d: %v", p.shard, err)
+				cancel()
+			}
+		})
+	}
+	t.Logf("%d subscriptions live, %d pollers; producing for %v with subscription lifetime %v", len(subs), len(polls), dur, lifetime)
+
+	from := time.Now()
+	acked := produceSoak(t, ctx, c, dur)
+	to := time.Now()
+	total := 0
+	for _, a := range acked {
+		total += len(a)
+	}
+	t.Logf("producers stopped: %d records acknowledged (%.0f/s)", total, float64(total)/dur.Seconds())
+	if total == 0 {
+		t.Fatal("no records acknowledged")
+	}
+
+	// Wait until every reader has at least its shard's acknowledged
+	// records, then stop them.
+	var readers []soakReader
+	for _, s := range subs {
+		readers = append(readers, soakReader{fmt.Sprintf("consumer %d shard %d", s.consumer, s.shard), s.shard, &s.count})
+	}
+	for _, p := range polls {
+		readers = append(readers, soakReader{fmt.Sprintf("poller shard %d", p.shard), p.shard, &p.count})
+	}
+	waitSoakReaders(t, ctx, readers, acked)
+	cancel()
+	wg.Wait()
+	proc.stop()
+
+	checkSoakReaders(t, subs, polls, acked, lifetime)
+
+	peakRSS, hwm := proc.peaks()
+	t.Logf("server RSS: peak sampled VmRSS %.1f MiB, VmHWM %.1f MiB over %d samples", mib(peakRSS), mib(hwm), len(proc.samples))
+	limit := int64(soakRSSLimit)
+	if raceEnabled && os.Getenv("SLUICE_E2E_RACE") != "0" {
+		limit = soakRSSLimitRace
+	}
+	if peak := max(peakRSS, hwm); peak > limit {
+		t.Errorf("server peak RSS %.1f MiB, limit %.0f MiB", mib(peak), mib(limit))
+	}
+	checkFlat(t, proc.samples, from, to, dur >= soakFlatMinRun)
+}
+
+// checkSoakReaders checks that every subscriber and poller received its
+// shard's acknowledged records exactly once and in order, and that every
+// subscriber resubscribed, and logs what they did.
+func checkSoakReaders(t *testing.T, subs []*soakSub, polls []*soakPoller, acked [][]string, lifetime time.Duration) {
+	t.Helper()
+	for si := range acked {
+		slices.Sort(acked[si]) // 56-digit decimals: string order is numeric order
+	}
+	minResub, resubs, subGot := -1, 0, 0
+	for _, s := range subs {
+		checkSoakSeqs(t, fmt.Sprintf("consumer %d shard %d", s.consumer, s.shard), s.seqs, acked[s.shard])
+		if minResub < 0 || s.resubscribes < minResub {
+			minResub = s.resubscribes
+		}
+		resubs += s.resubscribes
+		subGot += len(s.seqs) / 56
+		if s.resubscribes == 0 {
+			t.Errorf("consumer %d shard %d never resubscribed (lifetime %v)", s.consumer, s.shard, lifetime)
+		}
+	}
+	reads, restarts, pollGot := 0, 0, 0
+	for _, p := range polls {
+		checkSoakSeqs(t, fmt.Sprintf("poller shard %d", p.shard), p.seqs, acked[p.shard])
+		reads += p.reads
+		restarts += p.restarts
+		pollGot += len(p.seqs) / 56
+	}
+	t.Logf("subscribers: %d records delivered to %d consumers over %d subscriptions (%d resubscribes, at least %d each)",
+		subGot, soakConsumers, len(subs)+resubs, resubs, minResub)
+	t.Logf("pollers: %d records read by %d pollers in %d GetRecords calls (%d iterator restarts)",
+		pollGot, len(polls), reads, restarts)
+}
+
+// newSoakSubs registers the soak's consumers and makes their subscribers.
+func newSoakSubs(t *testing.T, srv *server, c *kinesis.Client) []*soakSub {
+	t.Helper()
 	var subs []*soakSub
-	var httpClients []*protoRecorder
 	for ci := range soakConsumers {
 		arn := registerActive(t, c, "soak", fmt.Sprintf("consumer-%d", ci))
 		// One h2c HTTP client per consumer, as each consumer application
@@ -114,20 +215,22 @@ func TestFanOutSoak(t *testing.T) {
 		// (aws/smithy-go#714; benign today, as payloadBuf is never written
 		// back, but fatal to a -race run).
 		hc := h2cHTTPClient(t)
-		httpClients = append(httpClients, hc)
 		for si := range soakShards {
 			cl := newKinesisClient(t, srv.endpoint(), func(o *kinesis.Options) { o.HTTPClient = hc })
-			subs = append(subs, &soakSub{consumer: ci, shard: si, arn: arn, client: cl})
+			subs = append(subs, &soakSub{consumer: ci, shard: si, arn: arn, client: cl, http: hc})
 		}
 	}
+	return subs
+}
 
-	// Subscribe everyone at TRIM_HORIZON before the producers start, and
-	// wait for each subscription's first event, so that all of them are
-	// live for the whole run.
-	var subWG sync.WaitGroup
+// startSoakSubs subscribes everyone at TRIM_HORIZON, before the producers
+// start, and waits for each subscription's first event, so that all of
+// them are live for the whole run. Their goroutines join wg.
+func startSoakSubs(t *testing.T, ctx context.Context, cancel func(), wg *sync.WaitGroup, subs []*soakSub) {
+	t.Helper()
 	ready := make(chan struct{}, len(subs))
 	for _, s := range subs {
-		subWG.Go(func() {
+		wg.Go(func() {
 			if err := s.run(ctx, ready); err != nil && ctx.Err() == nil {
 				t.Errorf("consumer %d shard %d: %v", s.consumer, s.shard, err)
 				cancel()
@@ -138,88 +241,56 @@ func TestFanOutSoak(t *testing.T) {
 		select {
 		case <-ready:
 		case <-ctx.Done():
-			subWG.Wait()
 			t.FailNow()
 		case <-time.After(30 * time.Second):
-			cancel()
-			subWG.Wait()
 			t.Fatalf("subscriptions not all live within 30s")
 		}
 	}
-	for ci, hc := range httpClients {
-		if got := hc.proto.Load(); got != 2 {
-			t.Fatalf("consumer %d: subscriptions answered over HTTP/%d, want HTTP/2 (h2c)", ci, got)
+	for _, s := range subs {
+		if got := s.http.proto.Load(); got != 2 {
+			t.Fatalf("consumer %d: subscriptions answered over HTTP/%d, want HTTP/2 (h2c)", s.consumer, got)
 		}
 	}
-	t.Logf("%d subscriptions live; producing for %v with subscription lifetime %v", len(subs), dur, lifetime)
+}
 
-	acked := produceSoak(t, ctx, c, dur)
-	total := 0
-	for _, a := range acked {
-		total += len(a)
-	}
-	t.Logf("producers stopped: %d records acknowledged (%.0f/s)", total, float64(total)/dur.Seconds())
-	if total == 0 {
-		t.Fatal("no records acknowledged")
-	}
+// soakReader is what waitSoakReaders watches of a subscriber or poller.
+type soakReader struct {
+	name  string
+	shard int
+	count *atomic.Int64
+}
 
-	// Wait until every subscription has at least its shard's acknowledged
-	// records, then stop them.
+// waitSoakReaders waits until every reader has received at least its
+// shard's acknowledged records, for at most soakDrainTimeout.
+func waitSoakReaders(t *testing.T, ctx context.Context, readers []soakReader, acked [][]string) {
+	t.Helper()
 	deadline := time.Now().Add(soakDrainTimeout)
-drain:
-	for _, s := range subs {
-		for s.count.Load() < int64(len(acked[s.shard])) && ctx.Err() == nil {
+	for _, r := range readers {
+		for r.count.Load() < int64(len(acked[r.shard])) && ctx.Err() == nil {
 			if time.Now().After(deadline) {
-				t.Errorf("consumer %d shard %d: %d of %d records within %v of the producers stopping",
-					s.consumer, s.shard, s.count.Load(), len(acked[s.shard]), soakDrainTimeout)
-				break drain
+				t.Errorf("%s: %d of %d records within %v of the producers stopping",
+					r.name, r.count.Load(), len(acked[r.shard]), soakDrainTimeout)
+				return
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	cancel()
-	subWG.Wait()
-	rss.stop()
-
-	for si := range acked {
-		slices.Sort(acked[si]) // 56-digit decimals: string order is numeric order
-	}
-	minResub := -1
-	for _, s := range subs {
-		checkSoakSub(t, s, acked[s.shard])
-		if minResub < 0 || s.resubscribes < minResub {
-			minResub = s.resubscribes
-		}
-		if s.resubscribes == 0 {
-			t.Errorf("consumer %d shard %d never resubscribed (lifetime %v, run %v)", s.consumer, s.shard, lifetime, dur)
-		}
-	}
-	t.Logf("every subscription resubscribed at least %d times", minResub)
-	t.Logf("server RSS: peak sampled VmRSS %.1f MiB, VmHWM %.1f MiB over %d samples",
-		float64(rss.peakRSS)/(1<<20), float64(rss.hwm)/(1<<20), rss.samples)
-	limit := int64(soakRSSLimit)
-	if raceEnabled && os.Getenv("SLUICE_E2E_RACE") != "0" {
-		limit = soakRSSLimitRace
-	}
-	if peak := max(rss.peakRSS, rss.hwm); peak > limit {
-		t.Errorf("server peak RSS %.1f MiB, limit %.0f MiB", float64(peak)/(1<<20), float64(limit)/(1<<20))
-	}
 }
 
-// checkSoakSub compares what one subscription received with its shard's
-// acknowledged records, and names the first difference.
-func checkSoakSub(t *testing.T, s *soakSub, want []string) {
+// checkSoakSeqs compares what one reader received (56-digit sequence
+// numbers, concatenated) with its shard's acknowledged records, and names
+// the first difference.
+func checkSoakSeqs(t *testing.T, name string, seqs []byte, want []string) {
 	t.Helper()
-	got := len(s.seqs) / 56
+	got := len(seqs) / 56
 	for i := range min(got, len(want)) {
-		if g := string(s.seqs[i*56 : (i+1)*56]); g != want[i] {
-			t.Errorf("consumer %d shard %d: record %d is %s, want %s (%d received, %d acknowledged)",
-				s.consumer, s.shard, i, g, want[i], got, len(want))
+		if g := string(seqs[i*56 : (i+1)*56]); g != want[i] {
+			t.Errorf("%s: record %d is %s, want %s (%d received, %d acknowledged)", name, i, g, want[i], got, len(want))
 			return
 		}
 	}
 	if got != len(want) {
-		t.Errorf("consumer %d shard %d: received %d records, %d acknowledged", s.consumer, s.shard, got, len(want))
+		t.Errorf("%s: received %d records, %d acknowledged", name, got, len(want))
 	}
 }
 
@@ -375,94 +446,4 @@ func produceSoak(t *testing.T, ctx context.Context, c *kinesis.Client, dur time.
 		}
 	}
 	return out
-}
-
-// rssSampler reads the server's VmRSS and VmHWM from /proc once a second.
-type rssSampler struct {
-	t        *testing.T
-	pid      int
-	stopOnce sync.Once
-	quit     chan struct{}
-	done     chan struct{}
-	// Written by the sampling goroutine; read after stop.
-	peakRSS, hwm int64
-	samples      int
-}
-
-func startRSSSampler(t *testing.T, srv *server) *rssSampler {
-	t.Helper()
-	srv.mu.Lock()
-	pid := srv.cmd.Process.Pid
-	srv.mu.Unlock()
-	r := &rssSampler{t: t, pid: pid, quit: make(chan struct{}), done: make(chan struct{})}
-	if _, _, err := readProcMem(pid); err != nil {
-		t.Fatalf("read server memory: %v", err)
-	}
-	go r.loop()
-	return r
-}
-
-func (r *rssSampler) loop() {
-	defer close(r.done)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		rss, hwm, err := readProcMem(r.pid)
-		if err != nil {
-			r.t.Errorf("read server memory: %v", err)
-			return
-		}
-		r.peakRSS, r.hwm = max(r.peakRSS, rss), max(r.hwm, hwm)
-		r.samples++
-		if r.samples%10 == 0 {
-			r.t.Logf("server VmRSS %.1f MiB, VmHWM %.1f MiB", float64(rss)/(1<<20), float64(hwm)/(1<<20))
-		}
-		select {
-		case <-r.quit:
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// stop ends sampling (after one last sample) and waits for the goroutine.
-func (r *rssSampler) stop() {
-	r.stopOnce.Do(func() { close(r.quit) })
-	<-r.done
-}
-
-// readProcMem returns VmRSS and VmHWM of pid, in bytes.
-func readProcMem(pid int) (rss, hwm int64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		fields := strings.Fields(v) // "123456 kB"
-		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %q", pid, k, v)
-		}
-		n, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %w", pid, k, err)
-		}
-		if k == "VmRSS" {
-			rss = n << 10
-		} else {
-			hwm = n << 10
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, 0, err
-	}
-	if rss == 0 || hwm == 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/status: no VmRSS or VmHWM", pid)
-	}
-	return rss, hwm, nil
 }
