@@ -75,62 +75,97 @@ func appendOptString(b []byte, n int, name, v string) ([]byte, int) {
 
 // AppendJSON implements awsproto.JSONAppender.
 func (o getRecordsOutput) AppendJSON(b []byte) []byte {
-	n := 128 + len(o.NextShardIterator)
-	for i := range o.Records {
-		n += 160 + len(o.Records[i].PartitionKey) + base64.StdEncoding.EncodedLen(len(o.Records[i].Data))
-	}
-	b = slices.Grow(b, n)
+	b = slices.Grow(b, 128+len(o.NextShardIterator)+recordsJSONBytes(o.Records))
 	b = append(b, `{"Records":`...)
-	if o.Records == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		// Records of one PutRecords call share their arrival time: the
-		// text of the last timestamp, b[tsStart:tsEnd], is copied while
-		// it stays the same rather than formatted again.
-		tsStart, tsEnd, tsMillis := 0, 0, int64(0)
-		for i := range o.Records {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			r := &o.Records[i]
-			b = append(b, `{"SequenceNumber":`...)
-			b = awsproto.AppendJSONString(b, r.SequenceNumber)
-			b = append(b, `,"ApproximateArrivalTimestamp":`...)
-			if ms := r.ApproximateArrivalTimestamp.Millis; tsEnd > 0 && ms == tsMillis {
-				b = append(b, b[tsStart:tsEnd]...)
-			} else {
-				tsStart, tsMillis = len(b), ms
-				b = r.ApproximateArrivalTimestamp.AppendJSON(b)
-				tsEnd = len(b)
-			}
-			b = append(b, `,"Data":`...)
-			b = awsproto.AppendJSONBytes(b, r.Data)
-			b = append(b, `,"PartitionKey":`...)
-			b = awsproto.AppendJSONString(b, r.PartitionKey)
-			if r.EncryptionType != "" {
-				b = append(b, `,"EncryptionType":`...)
-				b = awsproto.AppendJSONString(b, r.EncryptionType)
-			}
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendRecordsJSON(b, o.Records)
 	if o.NextShardIterator != "" {
 		b = append(b, `,"NextShardIterator":`...)
 		b = awsproto.AppendJSONString(b, o.NextShardIterator)
 	}
 	b = append(b, `,"MillisBehindLatest":`...)
 	b = strconv.AppendInt(b, o.MillisBehindLatest, 10)
-	if len(o.ChildShards) > 0 {
-		// Only at a closed shard's end: reflection is fine here. The
-		// members are ids and decimal hash keys, nothing to HTML-escape.
-		cs, err := json.Marshal(o.ChildShards)
-		if err != nil {
-			panic("kinesis: encode ChildShards: " + err.Error())
-		}
-		b = append(b, `,"ChildShards":`...)
-		b = append(b, cs...)
-	}
+	b = appendChildShardsJSON(b, o.ChildShards)
 	return append(b, '}')
+}
+
+// AppendJSON encodes a SubscribeToShardEvent's payload as encoding/json
+// does with HTML escaping off (the tests compare the two).
+func (e subscribeEvent) AppendJSON(b []byte) []byte {
+	b = slices.Grow(b, 160+recordsJSONBytes(e.Records))
+	b = append(b, `{"Records":`...)
+	b = appendRecordsJSON(b, e.Records)
+	b = append(b, `,"ContinuationSequenceNumber":`...)
+	if e.ContinuationSequenceNumber == nil {
+		b = append(b, "null"...)
+	} else {
+		b = awsproto.AppendJSONString(b, *e.ContinuationSequenceNumber)
+	}
+	b = append(b, `,"MillisBehindLatest":`...)
+	b = strconv.AppendInt(b, e.MillisBehindLatest, 10)
+	b = appendChildShardsJSON(b, e.ChildShards)
+	return append(b, '}')
+}
+
+// recordsJSONBytes is about what appendRecordsJSON takes for recs, to size
+// a buffer once.
+func recordsJSONBytes(recs []recordOut) int {
+	n := 8
+	for i := range recs {
+		n += 160 + len(recs[i].PartitionKey) + base64.StdEncoding.EncodedLen(len(recs[i].Data))
+	}
+	return n
+}
+
+// appendRecordsJSON appends recs as the JSON array of a GetRecords answer
+// or a SubscribeToShard event ("null" for nil).
+func appendRecordsJSON(b []byte, recs []recordOut) []byte {
+	if recs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	// Records of one PutRecords call share their arrival time: the text of
+	// the last timestamp, b[tsStart:tsEnd], is copied while it stays the
+	// same rather than formatted again.
+	tsStart, tsEnd, tsMillis := 0, 0, int64(0)
+	for i := range recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		r := &recs[i]
+		b = append(b, `{"SequenceNumber":`...)
+		b = awsproto.AppendJSONString(b, r.SequenceNumber)
+		b = append(b, `,"ApproximateArrivalTimestamp":`...)
+		if ms := r.ApproximateArrivalTimestamp.Millis; tsEnd > 0 && ms == tsMillis {
+			b = append(b, b[tsStart:tsEnd]...)
+		} else {
+			tsStart, tsMillis = len(b), ms
+			b = r.ApproximateArrivalTimestamp.AppendJSON(b)
+			tsEnd = len(b)
+		}
+		b = append(b, `,"Data":`...)
+		b = awsproto.AppendJSONBytes(b, r.Data)
+		b = append(b, `,"PartitionKey":`...)
+		b = awsproto.AppendJSONString(b, r.PartitionKey)
+		if r.EncryptionType != "" {
+			b = append(b, `,"EncryptionType":`...)
+			b = awsproto.AppendJSONString(b, r.EncryptionType)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendChildShardsJSON appends the ChildShards member, omitted when
+// empty. It comes only at a closed shard's end: reflection is fine here.
+// The members are ids and decimal hash keys, nothing to HTML-escape.
+func appendChildShardsJSON(b []byte, cs []childShard) []byte {
+	if len(cs) == 0 {
+		return b
+	}
+	out, err := json.Marshal(cs)
+	if err != nil {
+		panic("kinesis: encode ChildShards: " + err.Error())
+	}
+	b = append(b, `,"ChildShards":`...)
+	return append(b, out...)
 }

@@ -86,6 +86,16 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		if got, want := gro.AppendJSON(nil), stdJSON(t, gro); !bytes.Equal(got, want) {
 			t.Fatalf("GetRecords output:\n got %s\nwant %s", got, want)
 		}
+
+		// A SubscribeToShard event carries the same records.
+		ev := subscribeEvent{Records: gro.Records, MillisBehindLatest: gro.MillisBehindLatest, ChildShards: gro.ChildShards}
+		if r.IntN(2) == 0 {
+			c := randString(r)
+			ev.ContinuationSequenceNumber = &c
+		}
+		if got, want := ev.AppendJSON([]byte("prefix")), append([]byte("prefix"), stdJSON(t, ev)...); !bytes.Equal(got, want) {
+			t.Fatalf("SubscribeToShard event:\n got %s\nwant %s", got, want)
+		}
 	}
 }
 

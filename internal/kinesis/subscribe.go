@@ -65,6 +65,7 @@ func (s *Service) SubscribeToShard(ctx context.Context, r *Request, w EventWrite
 	if err := w.Write(eventstream.EventMessage("initial-response", []byte("{}"))); err != nil {
 		return err
 	}
+	var payload []byte // reused once a Write has taken it
 	for {
 		ev, err := sub.Next(ctx, SubscribeHeartbeat)
 		switch {
@@ -73,10 +74,7 @@ func (s *Service) SubscribeToShard(ctx context.Context, r *Request, w EventWrite
 		case err != nil:
 			return s.writeException(w, err)
 		}
-		payload, err := json.Marshal(toSubscribeEvent(ev))
-		if err != nil {
-			return err
-		}
+		payload = toSubscribeEvent(ev).AppendJSON(payload[:0])
 		if err := w.Write(eventstream.EventMessage("SubscribeToShardEvent", payload)); err != nil {
 			return err
 		}
