@@ -268,6 +268,9 @@ func (f *pfFuzzer) worker(stop, abort context.Context, id int) {
 			continue
 		}
 		r := f.gen(rng, tg)
+		if stop.Err() != nil {
+			return // the run ended while the request was made
+		}
 		ctx, cancel := context.WithCancel(abort)
 		gone := rng.IntN(25) == 0
 		if gone {
