@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -113,6 +114,16 @@ func checkFlat(t *testing.T, samples []procSample, from, to time.Time, judge boo
 		return
 	}
 	for _, g := range grew {
+		if raceEnabled && strings.HasPrefix(g, "RSS") {
+			// A -race server's RSS is mostly the detector's shadow memory,
+			// which grows as the heap first touches pages and as caches
+			// (the response buffers, up to 32 MiB) fill: on a loaded
+			// machine that passed the slack within CI's 60 s. Its peak is
+			// still bounded (soakRSSLimitRace); RSS flatness is judged
+			// without -race.
+			t.Logf("not judged under -race: %s", g)
+			continue
+		}
 		t.Error(g)
 	}
 }
