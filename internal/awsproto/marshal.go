@@ -35,11 +35,7 @@ var cborEnc = func() cbor.EncMode {
 // and Timestamp as tag 1 + epoch milliseconds; struct members keep their
 // declaration order, Go maps' keys come in iteration order (JSON sorts
 // them). A nil v (or nil pointer) encodes as an empty object.
-func Marshal(p Protocol, v any) ([]byte, error) { return appendMarshal(nil, p, v) }
-
-// appendMarshal is Marshal appending to dst where it can (a JSONAppender
-// in JSON); otherwise it returns a new slice.
-func appendMarshal(dst []byte, p Protocol, v any) ([]byte, error) {
+func Marshal(p Protocol, v any) ([]byte, error) {
 	if v == nil || isNilPointer(v) {
 		switch p {
 		case JSON:
@@ -51,7 +47,7 @@ func appendMarshal(dst []byte, p Protocol, v any) ([]byte, error) {
 	switch p {
 	case JSON:
 		if a, ok := v.(JSONAppender); ok {
-			return a.AppendJSON(dst), nil
+			return a.AppendJSON(nil), nil
 		}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
