@@ -77,8 +77,8 @@ func (c *serveConfig) Validate() error {
 	switch {
 	case c.ShardLimits != "aws" && c.ShardLimits != "off":
 		return fmt.Errorf("--shard-limits must be aws or off, not %q", c.ShardLimits)
-	case c.Fsync != "on" && c.Fsync != "off":
-		return fmt.Errorf("--fsync must be on or off, not %q", c.Fsync)
+	case c.Fsync != "filesystem" && c.Fsync != "file" && c.Fsync != "on" && c.Fsync != "off":
+		return fmt.Errorf("--fsync must be filesystem, file or off, not %q", c.Fsync)
 	case !regionPattern.MatchString(c.Region):
 		return fmt.Errorf("--region %q is not a region name like us-east-1", c.Region)
 	case !accountPattern.MatchString(c.AccountID):
@@ -141,7 +141,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AccountID, "account-id", "000000000000", "12-digit account id used in ARNs and messages")
 	fs.DurationVar(&c.StateDelay, "state-delay", 0, "how long streams stay CREATING, UPDATING and DELETING")
 	fs.StringVar(&c.ShardLimits, "shard-limits", "aws", "per-shard throughput limits: aws or off")
-	fs.StringVar(&c.Fsync, "fsync", "on", "on: a write is acknowledged once it is on disk (fdatasync); off: once it is in the page cache, so a machine crash can lose acknowledged records (measurements and throwaway environments only)")
+	fs.StringVar(&c.Fsync, "fsync", "filesystem", "how a write is made durable before it is acknowledged: filesystem (or on): one syncfs of the data directory's filesystem per group commit, shared by every shard (also writes back anything else dirty on that filesystem); file: one fdatasync of each shard written to; off: acknowledged once in the page cache, so a machine crash can lose acknowledged records (measurements and throwaway environments only)")
 	fs.IntVar(&c.ShardQuota, "shard-quota", 500, "the account's shard limit across all streams (AWS's default quota is 500; raise it as you would ask AWS to)")
 	fs.DurationVar(&c.IteratorTTL, "iterator-ttl", 5*time.Minute, "how long shard iterators stay valid (AWS: 5m; shorter for tests)")
 	fs.DurationVar(&c.SubscriptionLifetime, "subscription-lifetime", 5*time.Minute, "how long a SubscribeToShard stream lasts (AWS: 5m; shorter for tests)")
@@ -215,7 +215,8 @@ func runServer(cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sopts := storage.Options{Logger: log, NoSync: cfg.Fsync == "off"}
+	sopts := storage.Options{Logger: log, NoSync: cfg.Fsync == "off",
+		SharedSync: cfg.Fsync == "filesystem" || cfg.Fsync == "on"}
 	if sopts.NoSync {
 		log.Warn("--fsync off: writes are acknowledged before they are on disk; a machine crash can lose acknowledged records")
 	}

@@ -30,8 +30,8 @@ func reopen(t *testing.T, fs vfs.FS, o Options) *ShardLog {
 	return l
 }
 
-// crashPoint takes a CrashClone of mem just before the nth Sync or SyncDir
-// (any file), recording how many records were acknowledged at that moment.
+// crashPoint takes a CrashClone of mem just before the nth Sync, SyncDir
+// or filesystem sync (any file), recording how many records were acknowledged at that moment.
 type crashPoint struct {
 	mem   *vfs.MemFS
 	n     int
@@ -42,7 +42,7 @@ type crashPoint struct {
 }
 
 func (c *crashPoint) MaybeError(op vfs.Op, path string) error {
-	if op != vfs.OpSync && op != vfs.OpSyncDir {
+	if op != vfs.OpSync && op != vfs.OpSyncDir && op != vfs.OpSyncFS {
 		return nil
 	}
 	c.calls++

@@ -28,6 +28,9 @@ type ShardLog struct {
 	opts    Options
 	logger  *slog.Logger
 	onClose func(*ShardLog) // deregisters from the Store; nil when opened without one
+	// syncer is the Store's shared group commit (Options.SharedSync), set
+	// before the log is handed out; nil when the log syncs its own files.
+	syncer *storeSyncer
 
 	view   atomic.Pointer[logView]
 	closed atomic.Bool
@@ -72,6 +75,10 @@ type ShardLog struct {
 		sinceIndex  int64 // bytes of batches written since the last index entry
 		syncing     bool  // a group-commit leader is in Sync
 		durableEnd  uint64
+		// With a shared syncer: the written states waiting for their
+		// round, oldest first, and the last round this log joined.
+		pending   []pendingSync
+		syncRound uint64
 	}
 }
 
@@ -121,6 +128,9 @@ func (l *ShardLog) Err() error {
 // failLocked records the first error of a write or sync; Appends return it
 // until the log is re-armed.
 func (l *ShardLog) failLocked(err error) {
+	// Nothing written before a failure is published after it; a re-arm
+	// cuts it off.
+	l.mu.pending = l.mu.pending[:0]
 	if l.mu.err == nil {
 		l.mu.err = err
 		l.logger.Error("storage: shard log failed; refusing writes until it is re-armed", "shard", l.key, "err", err)

@@ -98,7 +98,11 @@ func (l *ShardLog) AppendWithKey(entries []Entry, nowMillis int64, keyRef string
 		l.storeViewLocked(end, l.mu.writePos, l.mu.lastArrival, l.mu.entries)
 	} else if err == nil {
 		l.mu.inflight++
-		err = l.waitDurableLocked(end)
+		if l.syncer != nil {
+			err = l.waitStoreSyncLocked(end)
+		} else {
+			err = l.waitDurableLocked(end)
+		}
 		l.mu.inflight--
 		if l.mu.inflight == 0 && l.mu.err != nil {
 			l.mu.cond.Broadcast() // a re-arm may be waiting for this

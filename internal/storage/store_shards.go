@@ -97,6 +97,7 @@ func (s *Store) openLocked(key string) (*ShardLog, error) {
 		return nil, fmt.Errorf("open shard %s: %w", key, err)
 	}
 	l.onClose = s.forget
+	l.syncer = s.syncer
 	s.mu.shards[key] = l
 	return l, nil
 }
@@ -239,6 +240,9 @@ func (s *Store) Close() error {
 		if cerr := l.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close shard %s: %w", l.key, cerr))
 		}
+	}
+	if s.syncer != nil {
+		err = errors.Join(err, s.syncer.close())
 	}
 	err = errors.Join(err, s.catalog.close(), s.lock.Close())
 	return err

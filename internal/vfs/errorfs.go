@@ -35,10 +35,13 @@ const (
 	OpStat
 	OpLock
 	OpSyncDir
+	// OpSyncFS is a Syncer's Sync (the path is the directory it was
+	// opened on); opening one is OpOpen.
+	OpSyncFS
 )
 
 var opNames = [...]string{"create", "open", "read", "write", "sync", "truncate", "filestat",
-	"mkdirall", "remove", "rename", "list", "stat", "lock", "syncdir"}
+	"mkdirall", "remove", "rename", "list", "stat", "lock", "syncdir", "syncfs"}
 
 func (o Op) String() string {
 	if o < 0 || int(o) >= len(opNames) {
@@ -174,6 +177,32 @@ func (e *errorFS) Lock(name string) (io.Closer, error) {
 	}
 	return e.inner.Lock(name)
 }
+
+func (e *errorFS) OpenSyncer(dir string) (Syncer, error) {
+	if err := e.inj.MaybeError(OpOpen, dir); err != nil {
+		return nil, err
+	}
+	s, err := e.inner.OpenSyncer(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &errorSyncer{s: s, dir: dir, inj: e.inj}, nil
+}
+
+type errorSyncer struct {
+	s   Syncer
+	dir string
+	inj Injector
+}
+
+func (e *errorSyncer) Sync() error {
+	if err := e.inj.MaybeError(OpSyncFS, e.dir); err != nil {
+		return err
+	}
+	return e.s.Sync()
+}
+
+func (e *errorSyncer) Close() error { return e.s.Close() }
 
 func (e *errorFS) SyncDir(dir string) error {
 	if err := e.inj.MaybeError(OpSyncDir, dir); err != nil {

@@ -345,6 +345,54 @@ func (m *MemFS) SyncDir(dir string) error {
 	return nil
 }
 
+// OpenSyncer implements FS: the Syncer's Sync makes every file's current
+// data what survives a crash (lost pages excepted, as for Sync), and
+// leaves directory entries alone.
+func (m *MemFS) OpenSyncer(dir string) (Syncer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.lookupLocked(dir)
+	if err != nil {
+		return nil, pathErr("opensyncer", dir, err)
+	}
+	if !n.isDir {
+		return nil, pathErr("opensyncer", dir, fmt.Errorf("not a directory"))
+	}
+	return &memSyncer{m: m}, nil
+}
+
+type memSyncer struct {
+	m      *MemFS
+	closed bool
+}
+
+func (s *memSyncer) Sync() error {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if s.closed {
+		return pathErr("syncfs", "", os.ErrClosed)
+	}
+	var walk func(n *memNode)
+	walk = func(n *memNode) {
+		for _, c := range n.children {
+			if c.isDir {
+				walk(c)
+			} else {
+				c.syncLocked()
+			}
+		}
+	}
+	walk(s.m.mu.root)
+	return nil
+}
+
+func (s *memSyncer) Close() error {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
 func (n *memNode) infoLocked(name string) os.FileInfo {
 	fi := memFileInfo{name: name, size: int64(len(n.data)), modTime: n.modTime, mode: 0o644}
 	if n.isDir {

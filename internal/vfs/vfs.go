@@ -67,6 +67,22 @@ type FS interface {
 	// SyncDir makes the directory's entries (files created, renamed or
 	// removed in it) durable.
 	SyncDir(dir string) error
+	// OpenSyncer opens a handle on the filesystem that holds dir, whose
+	// Sync makes every file on it durable at once; see Syncer.
+	OpenSyncer(dir string) (Syncer, error)
+}
+
+// Syncer syncs a whole filesystem: syncfs(2) on Linux, through a
+// descriptor held open from OpenSyncer to Close.
+type Syncer interface {
+	// Sync makes the data and sizes of every file on the filesystem
+	// durable, as a File.Sync of each would, in one call. An error means
+	// that writeback of some file on the filesystem failed since the
+	// Syncer was opened or its last Sync returned, without saying which
+	// (Linux reports each writeback error once to each open descriptor).
+	// It does not promise to make directory entries durable; see SyncDir.
+	Sync() error
+	io.Closer
 }
 
 // Default returns the operating system's filesystem.

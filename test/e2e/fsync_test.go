@@ -12,18 +12,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
-// TestFsyncOff: with --fsync off records are acknowledged and readable at
-// once, and a clean shutdown (SIGTERM) still leaves every one on disk for
-// the next start. A value other than on or off is refused at start.
-func TestFsyncOff(t *testing.T) {
+// TestFsyncModes: under each --fsync mode records are acknowledged and
+// readable at once, and a clean shutdown (SIGTERM) leaves every one on disk
+// for the next start; with --fsync off the server warns. A value other
+// than the modes is refused at start.
+func TestFsyncModes(t *testing.T) {
 	code, _, stderr := runSluice(t, 30*time.Second, "serve", "--fsync", "sometimes", "--data-dir", t.TempDir())
-	if code != 2 || !strings.Contains(stderr, `--fsync must be on or off, not "sometimes"`) {
+	if code != 2 || !strings.Contains(stderr, `--fsync must be filesystem, file or off, not "sometimes"`) {
 		t.Fatalf("--fsync sometimes: exit %d, stderr %q; want 2 and the flag's message", code, stderr)
 	}
+	for _, mode := range []string{"filesystem", "file", "off"} {
+		t.Run(mode, func(t *testing.T) { fsyncMode(t, mode) })
+	}
+}
 
-	srv := startServer(t, "--fsync", "off")
-	if !strings.Contains(srv.out.String(), "--fsync off") {
-		t.Errorf("no warning about --fsync off in the server's log:\n%s", srv.out.String())
+func fsyncMode(t *testing.T, mode string) {
+	srv := startServer(t, "--fsync", mode)
+	if warned := strings.Contains(srv.out.String(), "--fsync off"); warned != (mode == "off") {
+		t.Errorf("--fsync %s: warning about --fsync off %v in the server's log:\n%s", mode, warned, srv.out.String())
 	}
 	c := srv.client(exactWrites) // a retried PutRecords would be applied twice
 	createStream(t, c, "nosync", 2)

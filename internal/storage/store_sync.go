@@ -1,0 +1,170 @@
+package storage
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluicedata/sluice/internal/vfs"
+)
+
+// storeSyncer is the group commit of a Store with Options.SharedSync: one
+// sync of the whole filesystem (vfs.Syncer, syncfs(2)) makes the batches
+// of every shard log written before it durable, in place of one fdatasync
+// per log. A PutRecords call spread over N shards then costs one sync, not
+// N, and concurrent calls share it.
+//
+// Writes join rounds. A log registers each batch, after its pwrite
+// returned, with the open round (join); the syncer's goroutine closes the
+// open round, syncs, and reports to everyone who joined it. So a round's
+// sync starts only after every batch in it was written, and a batch that
+// joins after the round closed waits for the next one.
+//
+// A failed sync may have lost any page written since the last good one
+// (Linux marks pages whose writeback failed clean), so it fails every log
+// that joined the round before the round is reported and before the next
+// round starts: a later good sync must not make such a log publish data
+// after the lost pages.
+type storeSyncer struct {
+	s       vfs.Syncer
+	dir     string
+	durable atomic.Uint64 // id of the last round synced without error
+
+	mu struct {
+		sync.Mutex
+		cond   sync.Cond
+		open   *syncRound // the round batches join; nil until one does
+		nextID uint64
+		closed bool
+	}
+	done chan struct{} // closed when run returns
+}
+
+// syncRound is one sync of the filesystem and the logs that wait for it.
+type syncRound struct {
+	id   uint64
+	logs []*ShardLog // each log once
+	err  error       // set before done is closed
+	done chan struct{}
+}
+
+func newStoreSyncer(s vfs.Syncer, dir string) *storeSyncer {
+	y := &storeSyncer{s: s, dir: dir, done: make(chan struct{})}
+	y.mu.cond.L = &y.mu.Mutex
+	y.mu.nextID = 1
+	go y.run()
+	return y
+}
+
+// join registers a batch l has just written with the open round and
+// returns the round; the caller holds l.mu (lock order: ShardLog.mu, then
+// storeSyncer.mu). l.mu.syncRound remembers the last round l joined, so a
+// log is listed once per round however many batches it adds.
+func (y *storeSyncer) join(l *ShardLog) *syncRound {
+	y.mu.Lock()
+	r := y.mu.open
+	if r == nil {
+		r = &syncRound{id: y.mu.nextID, done: make(chan struct{})}
+		y.mu.nextID++
+		y.mu.open = r
+		y.mu.cond.Signal()
+	}
+	if l.mu.syncRound != r.id {
+		l.mu.syncRound = r.id
+		r.logs = append(r.logs, l)
+	}
+	y.mu.Unlock()
+	return r
+}
+
+// run syncs rounds one at a time until close, finishing any round that
+// batches have joined.
+func (y *storeSyncer) run() {
+	defer close(y.done)
+	for {
+		y.mu.Lock()
+		for y.mu.open == nil && !y.mu.closed {
+			y.mu.cond.Wait()
+		}
+		r := y.mu.open
+		y.mu.open = nil
+		y.mu.Unlock()
+		if r == nil {
+			return
+		}
+		if err := y.s.Sync(); err != nil {
+			r.err = fmt.Errorf("sync the filesystem of %s: %w", y.dir, err)
+			for _, l := range r.logs {
+				l.mu.Lock()
+				l.failLocked(r.err)
+				l.mu.Unlock()
+			}
+		} else {
+			y.durable.Store(r.id)
+		}
+		close(r.done)
+	}
+}
+
+// close stops the syncer once the rounds joined so far are synced, and
+// closes its handle. The Store's logs are closed first, so nothing joins
+// after.
+func (y *storeSyncer) close() error {
+	y.mu.Lock()
+	y.mu.closed = true
+	y.mu.cond.Signal()
+	y.mu.Unlock()
+	<-y.done
+	return y.s.Close()
+}
+
+// pendingSync is a written state of a log, captured after a batch joined
+// round, that becomes publishable once the round is durable.
+type pendingSync struct {
+	round        uint64
+	end          uint64
+	pos, arrival int64
+	entries      []indexEntry
+}
+
+// waitStoreSyncLocked joins the batch just written, ending at offset end,
+// to the open round, waits for the round with l.mu released, and publishes
+// the newest state that is durable. It returns once offsets below end are
+// durable or the log has failed.
+func (l *ShardLog) waitStoreSyncLocked(end uint64) error {
+	r := l.syncer.join(l)
+	l.mu.pending = append(l.mu.pending, pendingSync{round: r.id, end: end,
+		pos: l.mu.writePos, arrival: l.mu.lastArrival, entries: l.mu.entries})
+	l.mu.Unlock()
+	<-r.done
+	l.mu.Lock()
+	if l.mu.durableEnd >= end {
+		return nil // published by a roll, Close or another waiter
+	}
+	if l.mu.err != nil {
+		return fmt.Errorf("append to %s: %w", l.key, l.mu.err)
+	}
+	if r.err != nil {
+		// run failed the log before reporting; only a re-arm since then
+		// clears that, and a re-arm cuts the batch off.
+		return fmt.Errorf("append to %s: %w", l.key, r.err)
+	}
+	durable := l.syncer.durable.Load()
+	n := 0
+	for n < len(l.mu.pending) && l.mu.pending[n].round <= durable {
+		n++
+	}
+	if n > 0 {
+		p := l.mu.pending[n-1]
+		if p.end > l.mu.durableEnd {
+			l.publishAtLocked(p.end, p.pos, p.arrival, p.entries)
+		}
+		l.mu.pending = append(l.mu.pending[:0], l.mu.pending[n:]...)
+	}
+	if l.mu.durableEnd < end {
+		// Our round is durable and the log has not failed, so our state
+		// was among those published.
+		panic(fmt.Sprintf("storage: %s: round %d durable but end %d unpublished (durable end %d)", l.key, r.id, end, l.mu.durableEnd))
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sluicedata/sluice/internal/vfs"
+)
+
+// TestCrashAtEverySyncShared is the crash workload with the shared
+// filesystem sync: the clone is taken before each syncfs as well.
+func TestCrashAtEverySyncShared(t *testing.T) {
+	crashAtEverySync(t, Options{SegmentBytes: 600, IndexIntervalBytes: 100, SharedSync: true}, nil)
+}
+
+// TestSharedSyncOneRoundForManyLogs: batches of eight logs written while a
+// sync runs are made durable by the next one, together: two syncs for
+// eight logs.
+func TestSharedSyncOneRoundForManyLogs(t *testing.T) {
+	const logs = 8
+	mem := vfs.NewMem()
+	var syncs atomic.Int64
+	var s *Store
+	release := make(chan struct{})
+	inj := vfs.InjectorFunc(func(op vfs.Op, path string) error {
+		if op == vfs.OpSyncFS && syncs.Add(1) == 1 {
+			<-release
+		}
+		return nil
+	})
+	s = openStore(t, vfs.NewErrorFS(mem, inj), Options{SharedSync: true})
+	if s.syncer == nil {
+		t.Fatal("SharedSync store has no syncer")
+	}
+	ls := make([]*ShardLog, logs)
+	for i := range ls {
+		ls[i] = createShard(t, s, fmt.Sprintf("s/%d", i))
+	}
+	var wg sync.WaitGroup
+	for i, l := range ls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mustAppendAsync(t, l, entries(0, 3, 20), int64(i))
+		}()
+	}
+	// The first sync holds until every log has joined it or the round
+	// after it.
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	waitFor(t, "every log in a round", func() bool {
+		for _, l := range ls {
+			l.mu.Lock()
+			joined := l.mu.syncRound != 0
+			l.mu.Unlock()
+			if !joined {
+				return false
+			}
+		}
+		return true
+	})
+	for _, l := range ls {
+		if l.End() != 0 {
+			// The first round's sync has not returned.
+			t.Fatalf("%s published %d records before its sync", l.Key(), l.End())
+		}
+	}
+	unblock()
+	wg.Wait()
+	if n := syncs.Load(); n != 2 {
+		t.Fatalf("%d syncs for %d logs, want 2", n, logs)
+	}
+	crash := mem.CrashClone()
+	for i, l := range ls {
+		if l.End() != 3 {
+			t.Fatalf("log %d: End %d, want 3", i, l.End())
+		}
+		checkRecords(t, readAll(t, l, 0), 0, 20)
+		o, _ := quietOptions(t, Options{}).withDefaults()
+		r, err := openShardLog(crash, s.shardDir(l.Key()), l.Key(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.End() != 3 {
+			t.Fatalf("log %d after crash: End %d, want 3", i, r.End())
+		}
+		checkRecords(t, readAll(t, r, 0), 0, 20)
+		r.Close()
+	}
+}
+
+// TestSharedSyncFailure: a failed filesystem sync fails every log whose
+// batch it covered, and only those; nothing it covered is acknowledged or
+// published, even when a later sync succeeds; the logs re-arm and go on.
+func TestSharedSyncFailure(t *testing.T) {
+	mem := vfs.NewMem()
+	var fail atomic.Bool
+	inj := vfs.InjectorFunc(func(op vfs.Op, path string) error {
+		if op == vfs.OpSyncFS && fail.Load() {
+			return fmt.Errorf("syncfs %s: %w", path, vfs.ErrInjected)
+		}
+		return nil
+	})
+	s := openStore(t, vfs.NewErrorFS(mem, inj), Options{SharedSync: true})
+	a, b, c := createShard(t, s, "s/a"), createShard(t, s, "s/b"), createShard(t, s, "s/c")
+	for _, l := range []*ShardLog{a, b, c} {
+		mustAppend(t, l, entries(0, 2, 20), 1)
+	}
+	fail.Store(true)
+	for _, l := range []*ShardLog{a, b} {
+		if _, err := l.Append(entries(2, 2, 20), 2); !errors.Is(err, vfs.ErrInjected) {
+			t.Fatalf("%s: Append during failing syncs: %v, want the injected error", l.Key(), err)
+		}
+		if !errors.Is(l.Err(), vfs.ErrInjected) || l.End() != 2 {
+			t.Fatalf("%s: Err %v End %d after the failed sync", l.Key(), l.Err(), l.End())
+		}
+	}
+	if c.Err() != nil || c.End() != 2 {
+		t.Fatalf("untouched log: Err %v End %d", c.Err(), c.End())
+	}
+	fail.Store(false)
+	// c's batch joins a good round; a and b stay failed until an Append
+	// re-arms them, cutting their lost batches off.
+	mustAppend(t, c, entries(2, 2, 20), 3)
+	if a.End() != 2 || b.End() != 2 {
+		t.Fatalf("a good sync published a failed round: ends %d %d", a.End(), b.End())
+	}
+	for _, l := range []*ShardLog{a, b} {
+		mustAppend(t, l, entries(2, 3, 20), 2+200)
+		if l.Err() != nil || l.End() != 5 {
+			t.Fatalf("%s after re-arm: Err %v End %d", l.Key(), l.Err(), l.End())
+		}
+	}
+	crash := mem.CrashClone()
+	for _, l := range []*ShardLog{a, b, c} {
+		checkRecords(t, readAll(t, l, 0), 0, 20)
+		o, _ := quietOptions(t, Options{}).withDefaults()
+		r, err := openShardLog(crash, s.shardDir(l.Key()), l.Key(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.End() != l.End() || r.Err() != nil {
+			t.Fatalf("%s after crash: End %d Err %v, want %d", l.Key(), r.End(), r.Err(), l.End())
+		}
+		checkRecords(t, readAll(t, r, 0), 0, 20)
+		r.Close()
+	}
+}
+
+// TestSharedSyncConcurrent: many writers on many logs, with rolls; every
+// acknowledged record is durable and in order. Run it under -race.
+func TestSharedSyncConcurrent(t *testing.T) {
+	mem := vfs.NewMem()
+	s := openStore(t, mem, Options{SharedSync: true, SegmentBytes: 2000})
+	const logs, writers, batches = 4, 3, 40
+	ls := make([]*ShardLog, logs)
+	for i := range ls {
+		ls[i] = createShard(t, s, fmt.Sprintf("s/%d", i))
+	}
+	var wg sync.WaitGroup
+	var acked [logs]atomic.Int64
+	for i, l := range ls {
+		for range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range batches {
+					res, err := l.Append(entries(0, 2, 30), 1)
+					if err != nil {
+						t.Errorf("Append: %v", err)
+						return
+					}
+					if l.End() < res.FirstOffset+2 {
+						t.Errorf("acknowledged %d but End is %d", res.FirstOffset+2, l.End())
+					}
+					acked[i].Add(2)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	crash := mem.CrashClone()
+	for i, l := range ls {
+		if got := l.End(); got != uint64(acked[i].Load()) {
+			t.Fatalf("log %d: End %d, acknowledged %d", i, got, acked[i].Load())
+		}
+		o, _ := quietOptions(t, Options{SegmentBytes: 2000}).withDefaults()
+		r, err := openShardLog(crash, s.shardDir(l.Key()), l.Key(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.End() != l.End() {
+			t.Fatalf("log %d after crash: End %d, want %d", i, r.End(), l.End())
+		}
+		recs := readAll(t, r, 0)
+		for j, rec := range recs {
+			if rec.Offset != uint64(j) {
+				t.Fatalf("log %d after crash: record %d has offset %d", i, j, rec.Offset)
+			}
+		}
+		r.Close()
+	}
+}
