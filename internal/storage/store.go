@@ -91,7 +91,7 @@ type Options struct {
 	// batches, zeros are written this far ahead of its last batch, so that
 	// later batches overwrite blocks the file already has and their
 	// fdatasync needs no journal commit (shard_prealloc.go). 0 means
-	// 1 MiB; negative turns it off; at most 16 MiB.
+	// 1 MiB, or off with SharedSync; negative turns it off; at most 16 MiB.
 	PreallocBytes int64
 	// SharedSync makes Appends durable with one sync of the whole
 	// filesystem that holds the data directory (syncfs(2)) per group
@@ -132,7 +132,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SegmentBytes == 0 {
 		o.SegmentBytes = defaultSegmentBytes
 	}
-	if o.PreallocBytes == 0 {
+	if o.PreallocBytes == 0 && (!o.SharedSync || o.NoSync) {
+		// A filesystem sync commits the journal whatever the files'
+		// sizes (their timestamps change with every write), so zeros
+		// ahead would only double the bytes written back.
 		o.PreallocBytes = defaultPreallocBytes
 	}
 	if o.IndexIntervalBytes == 0 {
@@ -203,6 +206,9 @@ func Open(fs vfs.FS, dir string, opts Options) (*Store, error) {
 		switch {
 		case errors.Is(err, errors.ErrUnsupported):
 			opts.Logger.Warn("storage: this platform cannot sync a whole filesystem; syncing each shard's files", "err", err)
+			if s.opts.PreallocBytes == 0 {
+				s.opts.PreallocBytes = defaultPreallocBytes
+			}
 		case err != nil:
 			s.catalog.close()
 			lock.Close()

@@ -155,6 +155,7 @@ func (l *ShardLog) waitStoreSyncLocked(end uint64) error {
 		n++
 	}
 	if n > 0 {
+		l.mu.rearm.succeeded()
 		p := l.mu.pending[n-1]
 		if p.end > l.mu.durableEnd {
 			l.publishAtLocked(p.end, p.pos, p.arrival, p.entries)
