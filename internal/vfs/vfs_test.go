@@ -334,3 +334,62 @@ func TestErrorFSInjectedWriteWritesNothing(t *testing.T) {
 		t.Fatalf("content = %q", got)
 	}
 }
+
+// TestSyncer: a Syncer's Sync succeeds on every FS and leaves files as
+// they were; on MemFS it makes every file's data survive a crash (entries
+// only where SyncDir made them durable); an ErrorFS injects OpSyncFS with
+// the directory's path.
+func TestSyncer(t *testing.T) {
+	for name, mk := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			fs, dir := mk(t)
+			must(t, fs.MkdirAll(dir, 0o755))
+			y, err := fs.OpenSyncer(dir)
+			must(t, err)
+			p := filepath.Join(dir, "f")
+			f, err := fs.Create(p)
+			must(t, err)
+			must(t, fs.SyncDir(dir))
+			must(t, fs.SyncDir(filepath.Dir(dir)))
+			if _, err := f.Write([]byte("durable")); err != nil {
+				t.Fatal(err)
+			}
+			must(t, y.Sync())
+			if m, ok := fs.(*MemFS); ok {
+				c := m.CrashClone()
+				g, err := c.Open(p)
+				must(t, err)
+				b, err := io.ReadAll(g)
+				must(t, err)
+				g.Close()
+				if string(b) != "durable" {
+					t.Fatalf("after Sync and a crash the file holds %q", b)
+				}
+			}
+			buf := make([]byte, 7)
+			if n, err := f.ReadAt(buf, 0); n != 7 || err != nil || string(buf) != "durable" {
+				t.Fatalf("ReadAt after Sync = %d, %v, %q", n, err, buf)
+			}
+			must(t, f.Close())
+			must(t, y.Close())
+		})
+	}
+	t.Run("errorfs injects syncfs", func(t *testing.T) {
+		var got []string
+		inj := InjectorFunc(func(op Op, path string) error {
+			if op == OpSyncFS {
+				got = append(got, path)
+				return ErrInjected
+			}
+			return nil
+		})
+		fs := NewErrorFS(NewMem(), inj)
+		must(t, fs.MkdirAll("/data", 0o755))
+		y, err := fs.OpenSyncer("/data")
+		must(t, err)
+		defer y.Close()
+		if err := y.Sync(); !errors.Is(err, ErrInjected) || len(got) != 1 || got[0] != "/data" {
+			t.Fatalf("Sync = %v, injector saw %q", err, got)
+		}
+	})
+}
