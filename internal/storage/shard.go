@@ -79,6 +79,9 @@ type ShardLog struct {
 		// round, oldest first, and the last round this log joined.
 		pending   []pendingSync
 		syncRound uint64
+		// flushedPos: with NoSync, the active segment's write position
+		// when its last background sync started (flushDueLocked).
+		flushedPos int64
 	}
 }
 

@@ -3,7 +3,9 @@ package storage
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sluicedata/sluice/internal/vfs"
@@ -293,4 +295,53 @@ func TestNoSync(t *testing.T) {
 		t.Fatalf("crash after Close: End %d Err %v, want 10 nil", r.End(), r.Err())
 	}
 	checkRecords(t, readAll(t, r, 0), 0, 40)
+}
+
+// TestNoSyncBackgroundFlush: with NoSync, the active segment is synced in
+// the background every noSyncFlushBytes, so a crash loses at most about
+// that much, and a roll's sync has little left; a failed background sync
+// fails the log.
+func TestNoSyncBackgroundFlush(t *testing.T) {
+	mem := vfs.NewMem()
+	var fail atomic.Bool
+	var syncs atomic.Int64
+	inj := vfs.InjectorFunc(func(op vfs.Op, path string) error {
+		if op != vfs.OpSync || !strings.HasSuffix(path, segmentSuffix) {
+			return nil
+		}
+		syncs.Add(1)
+		if fail.Load() {
+			return fmt.Errorf("sync %s: %w", path, vfs.ErrInjected)
+		}
+		return nil
+	})
+	opts := Options{NoSync: true}
+	s := openStore(t, vfs.NewErrorFS(mem, inj), opts)
+	l := createShard(t, s, crashKey)
+	base := syncs.Load() // CreateShard's
+	const size, per = 1000, 100
+	n := 0
+	for int64(n*size) < noSyncFlushBytes+2*per*size {
+		mustAppend(t, l, entries(n, per, size), 1)
+		n += per
+	}
+	waitFor(t, "a background sync", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return syncs.Load() > base && !l.mu.syncing
+	})
+	r := reopen(t, mem.CrashClone(), opts)
+	if got := r.End(); got < uint64(noSyncFlushBytes/size)-per || got > uint64(n) {
+		t.Fatalf("after a crash End %d; want at least %d of the %d written", got, noSyncFlushBytes/size-per, n)
+	}
+	checkRecords(t, readAll(t, r, 0), 0, size)
+
+	fail.Store(true)
+	for l.Err() == nil && int64(n*size) < 3*noSyncFlushBytes {
+		if _, err := l.Append(entries(n, per, size), 2); err != nil {
+			break
+		}
+		n += per
+	}
+	waitFor(t, "the failed background sync to fail the log", func() bool { return errors.Is(l.Err(), vfs.ErrInjected) })
 }
