@@ -67,14 +67,34 @@ func (h *harness) readShard(stream, shard string) []Record {
 	}
 }
 
-// TestPutRecordsDiskFull: while the disk is full (writes fail with ENOSPC,
-// then fsyncs do), PutRecords answers InternalFailure per entry and
+// TestPutRecordsDiskFull, under both sync modes: while the disk is full
+// (writes fail with ENOSPC, then syncs do), PutRecords answers InternalFailure per entry and
 // PutRecord InternalFailureException, reads keep serving every
 // acknowledged record, and once space returns writes go on by themselves,
 // with nothing acknowledged lost, before or after a restart.
 func TestPutRecordsDiskFull(t *testing.T) {
+	for _, m := range syncModes {
+		t.Run(m.name, func(t *testing.T) { putRecordsDiskFull(t, m) })
+	}
+}
+
+// syncMode is a way the store makes appends durable, and the filesystem
+// operation (with the paths it sees) that does it.
+type syncMode struct {
+	name  string
+	opts  storage.Options
+	op    vfs.Op
+	match func(string) bool
+}
+
+var syncModes = []syncMode{
+	{"fdatasync per shard", storage.Options{}, vfs.OpSync, isSegFile},
+	{"one syncfs per round", storage.Options{SharedSync: true}, vfs.OpSyncFS, nil},
+}
+
+func putRecordsDiskFull(t *testing.T, m syncMode) {
 	var faults vfs.Faults
-	h := newFaultHarness(t, &faults, storage.Options{})
+	h := newFaultHarness(t, &faults, m.opts)
 	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +146,7 @@ func TestPutRecordsDiskFull(t *testing.T) {
 	check("writes failing")
 
 	faults.Clear()
-	faults.Fail(vfs.OpSync, isSegFile, syscall.ENOSPC)
+	faults.Fail(m.op, m.match, syscall.ENOSPC)
 	put("sync-full", false)
 	check("syncs failing")
 
@@ -138,104 +158,110 @@ func TestPutRecordsDiskFull(t *testing.T) {
 	check("after restart")
 }
 
-// TestPutRecordsSlowDisk: every fsync stalls 2 s while 50 PutRecords calls
+// TestPutRecordsSlowDisk: every sync (a shard's fdatasync, or the store's
+// syncfs) stalls 2 s while 50 PutRecords calls
 // of 500 records of 1 KiB each arrive at one shard. All of them complete
 // after the stall, the heap grows by a bounded amount (the records the
 // callers hold, plus at most MaxPendingAppendBytes of batches), and no
 // goroutine is left behind. With a small bound, the calls past it wait and
 // then get InternalFailure, which clients retry.
 func TestPutRecordsSlowDisk(t *testing.T) {
-	const calls, perCall, recordBytes = 50, 500, 1024
-	for _, tt := range []struct {
+	type bound struct {
 		name     string
 		opts     storage.Options
 		wantBusy bool
-	}{
-		{"default bound", storage.Options{}, false},
-		{"small bound", storage.Options{MaxPendingAppendBytes: 4 << 20, AppendWait: 300 * time.Millisecond}, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var faults vfs.Faults
-			h := newFaultHarness(t, &faults, tt.opts)
-			if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1}); err != nil {
-				t.Fatal(err)
-			}
-			h.put("s", "k", "warm") // the shard's first fsync, before the stall
-			goroutines := runtime.NumGoroutine()
-			runtime.GC()
-			var before runtime.MemStats
-			runtime.ReadMemStats(&before)
-
-			faults.Stall(vfs.OpSync, isSegFile, 2*time.Second)
-			stop, sampled := make(chan struct{}), make(chan uint64)
-			go func() { sampled <- peakHeap(stop) }()
-			start := time.Now()
-			var wg sync.WaitGroup
-			ok, busy := make([]int, calls), make([]int, calls)
-			errs := make(chan error, calls)
-			for c := range calls {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					res, err := h.eng.PutRecords("s", putEntries(fmt.Sprintf("k%d", c), fmt.Sprintf("c%d", c), perCall, recordBytes))
-					if err != nil {
-						errs <- err
-						return
-					}
-					for _, r := range res {
-						switch r.ErrorCode {
-						case "":
-							ok[c]++
-						case "InternalFailure":
-							busy[c]++
-						default:
-							errs <- fmt.Errorf("entry: %+v", r)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			close(stop)
-			peak := <-sampled
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			faults.Clear()
-			nOK, nBusy := 0, 0
-			for c := range calls {
-				nOK += ok[c]
-				nBusy += busy[c]
-				if ok[c] != 0 && ok[c] != perCall {
-					t.Fatalf("call %d: %d of %d records written: a shard's batch is written whole or not at all", c, ok[c], perCall)
-				}
-			}
-			growth := int64(peak) - int64(before.HeapAlloc)
-			t.Logf("%d calls in %v: %d records written, %d InternalFailure; heap %d MiB before, peak %d MiB (+%d MiB)",
-				calls, elapsed.Round(time.Millisecond), nOK, nBusy, before.HeapAlloc>>20, peak>>20, growth>>20)
-			if elapsed < 2*time.Second {
-				t.Fatalf("the calls finished in %v, inside the 2 s stall", elapsed)
-			}
-			if growth > 200<<20 {
-				t.Fatalf("heap grew by %d MiB", growth>>20)
-			}
-			if tt.wantBusy != (nBusy > 0) || nOK == 0 {
-				t.Fatalf("%d written, %d InternalFailure; want some written, InternalFailure %v", nOK, nBusy, tt.wantBusy)
-			}
-			if got := len(h.readShard("s", "shardId-000000000000")); got != nOK+1 {
-				t.Fatalf("read %d records, want %d", got, nOK+1)
-			}
-			// The busy calls' records can be sent again.
-			if tt.wantBusy {
-				if _, err := h.eng.PutRecords("s", putEntries("k", "retry", perCall, recordBytes)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			waitGoroutines(t, goroutines)
-		})
 	}
+	for _, m := range syncModes {
+		for _, tt := range []bound{
+			{"default bound", m.opts, false},
+			{"small bound", storage.Options{MaxPendingAppendBytes: 4 << 20, AppendWait: 300 * time.Millisecond, SharedSync: m.opts.SharedSync}, true},
+		} {
+			t.Run(m.name+"/"+tt.name, func(t *testing.T) { putRecordsSlowDisk(t, m, tt.opts, tt.wantBusy) })
+		}
+	}
+}
+
+func putRecordsSlowDisk(t *testing.T, m syncMode, opts storage.Options, wantBusy bool) {
+	const calls, perCall, recordBytes = 50, 500, 1024
+	var faults vfs.Faults
+	h := newFaultHarness(t, &faults, opts)
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.put("s", "k", "warm") // the shard's first fsync, before the stall
+	goroutines := runtime.NumGoroutine()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	faults.Stall(m.op, m.match, 2*time.Second)
+	stop, sampled := make(chan struct{}), make(chan uint64)
+	go func() { sampled <- peakHeap(stop) }()
+	start := time.Now()
+	var wg sync.WaitGroup
+	ok, busy := make([]int, calls), make([]int, calls)
+	errs := make(chan error, calls)
+	for c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := h.eng.PutRecords("s", putEntries(fmt.Sprintf("k%d", c), fmt.Sprintf("c%d", c), perCall, recordBytes))
+			if err != nil {
+				errs <- err
+				return
+			}
+			for _, r := range res {
+				switch r.ErrorCode {
+				case "":
+					ok[c]++
+				case "InternalFailure":
+					busy[c]++
+				default:
+					errs <- fmt.Errorf("entry: %+v", r)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stop)
+	peak := <-sampled
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	faults.Clear()
+	nOK, nBusy := 0, 0
+	for c := range calls {
+		nOK += ok[c]
+		nBusy += busy[c]
+		if ok[c] != 0 && ok[c] != perCall {
+			t.Fatalf("call %d: %d of %d records written: a shard's batch is written whole or not at all", c, ok[c], perCall)
+		}
+	}
+	growth := int64(peak) - int64(before.HeapAlloc)
+	t.Logf("%d calls in %v: %d records written, %d InternalFailure; heap %d MiB before, peak %d MiB (+%d MiB)",
+		calls, elapsed.Round(time.Millisecond), nOK, nBusy, before.HeapAlloc>>20, peak>>20, growth>>20)
+	if elapsed < 2*time.Second {
+		t.Fatalf("the calls finished in %v, inside the 2 s stall", elapsed)
+	}
+	if growth > 200<<20 {
+		t.Fatalf("heap grew by %d MiB", growth>>20)
+	}
+	if wantBusy != (nBusy > 0) || nOK == 0 {
+		t.Fatalf("%d written, %d InternalFailure; want some written, InternalFailure %v", nOK, nBusy, wantBusy)
+	}
+	if got := len(h.readShard("s", "shardId-000000000000")); got != nOK+1 {
+		t.Fatalf("read %d records, want %d", got, nOK+1)
+	}
+	// The busy calls' records can be sent again.
+	if wantBusy {
+		if _, err := h.eng.PutRecords("s", putEntries("k", "retry", perCall, recordBytes)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitGoroutines(t, goroutines)
 }
 
 // peakHeap samples the heap every 10 ms until stop closes and returns the

@@ -18,10 +18,10 @@ import (
 
 var benchShapes = []struct{ recordBytes, batch int }{{100, 1}, {100, 500}, {1024, 1}, {1024, 500}}
 
-// countSyncs wraps the OS filesystem to count fdatasyncs of segments.
+// countSyncs wraps the OS filesystem to count fdatasyncs and syncfs calls.
 func countSyncs(n *atomic.Int64) vfs.FS {
 	return vfs.NewErrorFS(vfs.Default(), vfs.InjectorFunc(func(op vfs.Op, path string) error {
-		if op == vfs.OpSync {
+		if op == vfs.OpSync || op == vfs.OpSyncFS {
 			n.Add(1)
 		}
 		return nil
@@ -78,6 +78,70 @@ func benchAppend(b *testing.B, recordBytes, batch, writers int) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*batch)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(b.N)/float64(max(syncs.Load(), 1)), "batches/sync")
+}
+
+// BenchmarkAppendShards is a PutRecords of 500 x 100 B spread over N
+// shards, from 4 callers at once: each op appends N batches of 500/N
+// records, one per shard, in parallel, and returns when all are durable.
+// sync=file is an fdatasync per shard log (with preallocation, as served),
+// sync=filesystem one syncfs per round for all of them (SharedSync).
+func BenchmarkAppendShards(b *testing.B) {
+	for _, shards := range []int{4, 16} {
+		for _, mode := range []string{"file", "filesystem"} {
+			b.Run(fmt.Sprintf("shards=%d/sync=%s", shards, mode), func(b *testing.B) {
+				opts := Options{PreallocBytes: defaultPreallocBytes}
+				if mode == "filesystem" {
+					opts = Options{SharedSync: true, PreallocBytes: -1}
+				}
+				benchAppendShards(b, shards, opts)
+			})
+		}
+	}
+}
+
+func benchAppendShards(b *testing.B, shards int, opts Options) {
+	const callers, records, recordBytes = 4, 500, 100
+	var syncs atomic.Int64
+	s, err := Open(countSyncs(&syncs), filepath.Join(b.TempDir(), "data"), quietOptions(b, opts))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	logs := make([]*ShardLog, shards)
+	for i := range logs {
+		logs[i] = createShard(b, s, fmt.Sprintf("bench/%d", i))
+	}
+	es := benchEntries(records/shards, recordBytes)
+	b.SetBytes(int64(records / shards * shards * recordBytes))
+	syncs.Store(0)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var call sync.WaitGroup
+			for next.Add(1) <= int64(b.N) {
+				for _, l := range logs {
+					call.Add(1)
+					go func() {
+						defer call.Done()
+						if _, err := l.Append(es, time.Now().UnixMilli()); err != nil {
+							b.Error(err)
+						}
+					}()
+				}
+				call.Wait()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*records/shards*shards)/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(syncs.Load())/float64(b.N), "syncs/op")
 }
 
 func BenchmarkRawWriteSync(b *testing.B) {
