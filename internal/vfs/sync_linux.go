@@ -1,6 +1,8 @@
 package vfs
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -21,7 +23,17 @@ func (f osFile) Sync() error {
 
 // OpenSyncer implements FS. The descriptor stays open so that its Sync
 // reports writeback errors from the moment of opening, not of each call.
+// Before Linux 5.8 syncfs reports no writeback errors at all, so there
+// the answer wraps errors.ErrUnsupported.
 func (osFS) OpenSyncer(dir string) (Syncer, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return nil, err
+	}
+	if release := unix.ByteSliceToString(u.Release[:]); !syncfsReportsErrors(release) {
+		return nil, fmt.Errorf("sync the filesystem of %s: syncfs reports no writeback errors before Linux 5.8, this is %s: %w",
+			dir, release, errors.ErrUnsupported)
+	}
 	d, err := os.Open(filepath.Clean(dir))
 	if err != nil {
 		return nil, err
@@ -41,4 +53,14 @@ func (s osSyncer) Sync() error {
 			return err
 		}
 	}
+}
+
+// syncfsReportsErrors reports whether a kernel release string such as
+// "6.18.44-fc" is Linux 5.8 or later; one it cannot read counts as older.
+func syncfsReportsErrors(release string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(release, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 5 || major == 5 && minor >= 8
 }
