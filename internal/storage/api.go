@@ -14,16 +14,21 @@
 // index files of a clean close), shard_append.go (append, group commit,
 // segment roll, the bound on pending appends), shard_rearm.go (re-arming
 // a log after a write or fsync failure), shard_read.go (Read, SeekTime),
-// shard_retention.go (TrimBefore),
+// shard_retention.go (TrimBefore), shard_prealloc.go (zeros ahead of
+// busy segments), store_sync.go (Options.SharedSync: one filesystem sync
+// per group commit for every log of the store),
 // segment.go (segment and index files, segment reference counts),
 // format.go (byte layouts).
 //
-// Concurrency: storage starts no goroutines. Lock order is Store.mu, then
-// ShardLog.trimMu, then ShardLog.mu; a log's append gate has a mutex of
+// Concurrency: storage starts two kinds of goroutines: a Store with
+// SharedSync runs one syncer until Close, and a log with NoSync runs a
+// short-lived background fdatasync every 4 MiB it writes, which its roll
+// and Close wait for. Lock order is Store.mu, then ShardLog.trimMu, then
+// ShardLog.mu, then the syncer's mu; a log's append gate has a mutex of
 // its own that is never held with another. Appenders hold ShardLog.mu only
 // to write their batch and while waiting on its condition variable; the
-// fdatasync runs without it, and no other fsync of the active segment
-// runs at the same time. TrimBefore holds trimMu throughout and
+// fdatasync (or the round's syncfs) runs without it, and no other fsync of
+// the active segment runs at the same time. TrimBefore holds trimMu throughout and
 // ShardLog.mu only to roll the active segment and to publish a new start;
 // file deletes run without it. Readers take no lock: they read an
 // immutable snapshot (logView) that is replaced after every sync and trim,
