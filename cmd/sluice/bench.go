@@ -147,6 +147,7 @@ func registerBenchFlags(fs *flag.FlagSet, cfg *bench.Config, bf *benchFlags) {
 		}
 		fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "consumers, each reading every shard")
 		fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long to wait after the writers stop for every record to be read")
+		fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "write at --rate this long first, unmeasured: its records are read but count in no latency, rate or CPU figure")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicedata/sluice/internal/awsproto"
@@ -53,9 +54,15 @@ func base64Len(text []byte) int64 {
 type latencySink struct {
 	hist *Histogram
 	now  int64 // when the answer arrived, Unix nanoseconds
+	// from, when set, is the first stamp measured: records sent before it,
+	// in a warm-up, are read but not measured.
+	from *atomic.Int64
 }
 
 func (l *latencySink) add(stamp int64) {
+	if l.from != nil && stamp < l.from.Load() {
+		return
+	}
 	l.hist.Record(time.Duration(l.now - stamp))
 }
 

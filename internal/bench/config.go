@@ -75,6 +75,10 @@ type Config struct {
 	Shards    int           // shards of the created stream; zero means 4
 	Producers int           // concurrent writers; zero means 4
 	Duration  time.Duration // how long writers write; zero means 10s
+	// Warmup: e2e and fanout first write at Rate this long, unmeasured:
+	// consumers read those records, but latencies, rates and the server's
+	// CPU count only what is sent after it. Zero means none.
+	Warmup time.Duration
 	// Rate is the records/s target over all producers; zero means as
 	// fast as possible for put and 1000 for e2e and fanout.
 	Rate int
@@ -173,8 +177,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--batch %d x --record-size %d is over PutRecords' 5 MiB limit", c.Batch, c.RecordSize)
 	case c.Mode == ModeGet && !c.NoCreate && c.Fill == 0:
 		return errors.New("get on a new stream needs --fill: it would drain nothing (or read an existing stream with --create=false)")
-	case c.Rate < 0 || c.Fill < 0:
-		return errors.New("--rate and --fill must not be negative")
+	case c.Rate < 0 || c.Fill < 0 || c.Warmup < 0:
+		return errors.New("--rate, --fill and --warmup must not be negative")
 	case (c.Mode == ModeE2E || c.Mode == ModeFanout) && c.RecordSize < stampBytes:
 		return fmt.Errorf("--record-size must be at least %d for %s: each record carries its send time", stampBytes, c.Mode)
 	}

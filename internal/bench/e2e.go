@@ -16,6 +16,9 @@ type delivery struct {
 	ctr     *counters
 	target  atomic.Int64  // records to read over all consumers; MaxInt64 until the writers stop
 	reached chan struct{} // signalled (buffer 1) when delivered may have reached target
+	// measureFrom is the send time (Unix nanoseconds) from which records'
+	// latencies are measured: the end of the warm-up.
+	measureFrom atomic.Int64
 }
 
 func newDelivery(ctr *counters) *delivery {
@@ -67,8 +70,10 @@ type consumerTask interface {
 }
 
 // e2e is the e2e and fanout modes: consumers start on every shard from
-// LATEST, then producers write at Rate for Duration, then the run waits up
-// to Drain for the consumers to read every acknowledged record.
+// LATEST, then producers write at Rate for Warmup, unmeasured, and for
+// Duration, measured; then the run waits up to Drain for the consumers to
+// read every acknowledged record. The consumers read the warm-up's records
+// too, but only records sent after it count in the latencies.
 func (r *runner) e2e(ctx context.Context) (*Result, error) {
 	cfg := r.cfg
 	ctr := &counters{}
@@ -95,13 +100,24 @@ func (r *runner) e2e(ctx context.Context) (*Result, error) {
 	if err := waitReady(ctx, ready, len(tasks)); err != nil {
 		return nil, err
 	}
+	var warm int64 // records the warm-up wrote
+	if cfg.Warmup > 0 {
+		d.measureFrom.Store(math.MaxInt64)
+		var wctr counters
+		if _, _, err := r.runPut(ctx, putPlan{duration: cfg.Warmup, rate: cfg.Rate}, &wctr); err != nil {
+			return nil, err
+		}
+		warm = wctr.records.Load()
+		ctr.addFailures(&wctr, "warm-up: ")
+	}
+	d.measureFrom.Store(time.Now().UnixNano())
 	cpu, err := startCPU(cfg.ServerPID)
 	if err != nil {
 		return nil, err
 	}
 	p := startProgress(cfg.Progress, string(cfg.Mode), ctr)
 	elapsed, lat, err := r.runPut(ctx, putPlan{duration: cfg.Duration, rate: cfg.Rate}, ctr)
-	target := ctr.records.Load() * int64(cfg.Consumers)
+	target := (warm + ctr.records.Load()) * int64(cfg.Consumers)
 	complete := err == nil && d.wait(ctx, target, cfg.Drain)
 	stop()
 	wg.Wait()
@@ -109,14 +125,12 @@ func (r *runner) e2e(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := ctr.result(cfg.Mode, elapsed)
 	if !complete && ctx.Err() == nil {
-		res.Errors++
-		msg := fmt.Sprintf("consumers read %d of %d records within %v of the writers' end", res.Delivered, target, cfg.Drain)
-		if res.ErrorSample == "" {
-			res.ErrorSample = msg
-		}
+		ctr.fail(fmt.Sprintf("consumers read %d of %d records within %v of the writers' end", ctr.delivered.Load(), target, cfg.Drain))
 	}
+	// Delivered reports the measured phase's records.
+	ctr.delivered.Store(max(0, ctr.delivered.Load()-warm*int64(cfg.Consumers)))
+	res := ctr.result(cfg.Mode, elapsed)
 	res.Latency.Calls = lat.Summary()
 	var e2e Histogram
 	for _, t := range tasks {
@@ -205,7 +219,7 @@ func (p *poller) latencies() *Histogram { return &p.e2e }
 
 func (p *poller) run(ctx context.Context, ready func(error)) {
 	ready(nil)
-	p.sink.hist = &p.e2e
+	p.sink.hist, p.sink.from = &p.e2e, &p.d.measureFrom
 	var scratch counters // consumers' calls are not counted with the writers'
 	for ctx.Err() == nil {
 		start := time.Now()

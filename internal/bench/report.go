@@ -43,6 +43,7 @@ type Settings struct {
 	Shards         int     `json:"shards,omitempty"`
 	Producers      int     `json:"producers,omitempty"`
 	DurationSec    float64 `json:"duration_s,omitempty"`
+	WarmupSec      float64 `json:"warmup_s,omitempty"`
 	Rate           int     `json:"rate"` // records/s; 0: as fast as possible
 	Fill           int     `json:"fill,omitempty"`
 	Readers        int     `json:"readers,omitempty"`
@@ -96,6 +97,7 @@ func (c *Config) settings() Settings {
 		s.Fill, s.Readers, s.Limit = c.Fill, c.Readers, c.Limit
 	case ModeE2E, ModeFanout:
 		s.Consume, s.Consumers, s.Limit = c.Consume, c.Consumers, c.Limit
+		s.WarmupSec = c.Warmup.Seconds()
 		if c.Mode == ModeFanout {
 			s.Consume = "subscribe"
 		}
@@ -127,6 +129,21 @@ func (c *counters) fail(msg string) {
 	c.mu.Lock()
 	if c.sample == "" {
 		c.sample = msg
+	}
+	c.mu.Unlock()
+}
+
+// addFailures counts o's errors and throttles in c, keeping o's first
+// error message, with prefix, if c has none.
+func (c *counters) addFailures(o *counters, prefix string) {
+	c.errors.Add(o.errors.Load())
+	c.throttles.Add(o.throttles.Load())
+	o.mu.Lock()
+	sample := o.sample
+	o.mu.Unlock()
+	c.mu.Lock()
+	if c.sample == "" && sample != "" {
+		c.sample = prefix + sample
 	}
 	c.mu.Unlock()
 }

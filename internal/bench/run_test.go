@@ -259,6 +259,32 @@ func TestE2E(t *testing.T) {
 	}
 }
 
+// TestE2EWarmup: the warm-up's records are written and read but not
+// measured: the stream holds both phases' records, while Records,
+// Delivered and the latency count only the measured phase's.
+func TestE2EWarmup(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	for _, consume := range []string{"poll", "subscribe"} {
+		t.Run(consume, func(t *testing.T) {
+			res := run(t, Config{Mode: ModeE2E, Endpoint: srv.url, Consume: consume, Keep: true, Shards: 2, Producers: 2,
+				Rate: 2000, Batch: 20, Warmup: 500 * time.Millisecond, Duration: 500 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+			if res.Settings.WarmupSec != 0.5 {
+				t.Errorf("settings %+v", res.Settings)
+			}
+			stored := srv.stored(t, res.Settings.Stream)
+			if res.Records == 0 || stored <= res.Records {
+				t.Fatalf("measured %d records, the stream holds %d: want the warm-up's on top", res.Records, stored)
+			}
+			if res.Delivered != res.Records || res.Errors != 0 {
+				t.Errorf("measured %d records, delivered %d, errors %d (%s)", res.Records, res.Delivered, res.Errors, res.ErrorSample)
+			}
+			if l := res.Latency.E2E; l == nil || l.Count != res.Records {
+				t.Errorf("put-to-read latency %+v, want %d measured", l, res.Records)
+			}
+		})
+	}
+}
+
 // TestExistingStream runs against a stream the run must neither create
 // nor delete.
 func TestExistingStream(t *testing.T) {

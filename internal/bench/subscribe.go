@@ -58,7 +58,7 @@ type subscriber struct {
 func (s *subscriber) latencies() *Histogram { return &s.e2e }
 
 func (s *subscriber) run(ctx context.Context, ready func(error)) {
-	s.sink.hist = &s.e2e
+	s.sink.hist, s.sink.from = &s.e2e, &s.d.measureFrom
 	pos := startingPosition{Type: "LATEST"}
 	for ctx.Err() == nil {
 		err := s.once(ctx, &pos, ready)
