@@ -125,19 +125,26 @@ func (e *Engine) PutRecordsInto(name string, entries []PutEntry, results []PutRe
 	}
 	groups := sc.group(st, st.openShardsLocked())
 	now := e.nowMillis()
-	if len(groups) == 1 {
-		e.appendGroup(st, groups[0], entries, results, now)
+	// Every group's batch is written before any is waited for, so one
+	// sync round can take them all, without a goroutine per shard. The
+	// groups are in hash key order, the order storage asks of callers
+	// that start appends on several logs. Results are disjoint per group.
+	for i := range groups {
+		e.startGroup(st, &groups[i], entries, results, now)
+	}
+	if len(groups) > 1 && groups[0].sh.log.WaitsAlone() {
+		// Each wait syncs its own shard: run them side by side.
+		var wg sync.WaitGroup
+		for i := range groups[1:] {
+			wg.Go(func() { e.finishGroup(st, &groups[1+i], results) })
+		}
+		e.finishGroup(st, &groups[0], results)
+		wg.Wait()
 		return nil
 	}
-	var wg sync.WaitGroup
-	for _, g := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.appendGroup(st, g, entries, results, now)
-		}()
+	for i := range groups {
+		e.finishGroup(st, &groups[i], results)
 	}
-	wg.Wait()
 	return nil
 }
 
@@ -149,6 +156,8 @@ type putGroup struct {
 	sizes    []int
 	admitted []bool
 	batch    []storage.Entry
+	pending  storage.PendingAppend // the append startGroup started, if started
+	started  bool
 }
 
 // putScratch is PutRecords' working memory, reused between calls: a call
@@ -239,9 +248,9 @@ func (sc *putScratch) group(st *stream, open []*shard) []putGroup {
 	return sc.groups
 }
 
-// appendGroup appends g's entries to its shard as one batch and fills
-// their results. Each call writes disjoint elements of results.
-func (e *Engine) appendGroup(st *stream, g putGroup, entries []PutEntry, results []PutResult, now int64) {
+// startGroup admits g's entries against the shard's write limits, failing
+// the throttled ones in results, and starts the append of the rest.
+func (e *Engine) startGroup(st *stream, g *putGroup, entries []PutEntry, results []PutResult, now int64) {
 	sh, idx := g.sh, g.idx
 	sizes := g.sizes
 	for j, i := range idx {
@@ -258,6 +267,7 @@ func (e *Engine) appendGroup(st *stream, g putGroup, entries []PutEntry, results
 			}
 		}
 		idx = kept
+		g.idx = kept
 		if st.meta.Mode == ModeOnDemand && sh.lim.noteThrottle(now) {
 			e.scaleHotShard(st.meta.Name, sh.meta.Index)
 		}
@@ -273,7 +283,18 @@ func (e *Engine) appendGroup(st *stream, g putGroup, entries []PutEntry, results
 	if st.meta.EncryptionType == EncryptionKMS {
 		keyRef = st.meta.KeyID
 	}
-	res, err := sh.log.AppendWithKey(batch, now, keyRef)
+	g.pending = sh.log.StartAppendWithKey(batch, now, keyRef)
+	g.started = true
+}
+
+// finishGroup waits for the append startGroup started, if it did, and
+// writes its entries' results: sequence numbers, or the failure.
+func (e *Engine) finishGroup(st *stream, g *putGroup, results []PutResult) {
+	if !g.started {
+		return
+	}
+	sh, idx := g.sh, g.idx
+	res, err := g.pending.Wait()
 	if err != nil {
 		e.log.Error("append to shard", "stream", st.meta.Name, "shard", sh.id, "err", err)
 		code, msg := "InternalFailure", "Internal service failure."

@@ -12,7 +12,9 @@
 // catalog.go (bbolt), shard.go (ShardLog state and views), shard_open.go
 // (recovery), shard_open_index.go (opening the active segment from the
 // index files of a clean close), shard_append.go (append, group commit,
-// segment roll, the bound on pending appends), shard_rearm.go (re-arming
+// segment roll, the bound on pending appends; StartAppendWithKey and
+// PendingAppend.Wait split an append so that one caller can write
+// batches to several logs before waiting for their sync), shard_rearm.go (re-arming
 // a log after a write or fsync failure), shard_read.go (Read, SeekTime),
 // shard_retention.go (TrimBefore), shard_prealloc.go (zeros ahead of
 // busy segments), store_sync.go (Options.SharedSync: one filesystem sync
@@ -25,7 +27,9 @@
 // short-lived background fdatasync every 4 MiB it writes, which its roll
 // and Close wait for. Lock order is Store.mu, then ShardLog.trimMu, then
 // ShardLog.mu, then the syncer's mu; a log's append gate has a mutex of
-// its own that is never held with another. Appenders hold ShardLog.mu only
+// its own that is never held with another. A caller with appends started
+// on several logs starts them in one order shared by all such callers,
+// since a failed log's re-arm waits for the appends started on it. Appenders hold ShardLog.mu only
 // to write their batch and while waiting on its condition variable; the
 // fdatasync (or the round's syncfs) runs without it, and no other fsync of
 // the active segment runs at the same time. TrimBefore holds trimMu throughout and

@@ -54,11 +54,41 @@ func (l *ShardLog) Append(entries []Entry, nowMillis int64) (AppendResult, error
 // An error from DataKeys (an unknown key, say) fails this call only, not
 // the log, and is returned wrapped.
 func (l *ShardLog) AppendWithKey(entries []Entry, nowMillis int64, keyRef string) (AppendResult, error) {
+	p := l.StartAppendWithKey(entries, nowMillis, keyRef)
+	return p.Wait()
+}
+
+// PendingAppend is an append whose batch StartAppendWithKey wrote and
+// which may not be durable yet; Wait finishes it. Its zero value is not
+// usable.
+type PendingAppend struct {
+	l     *ShardLog
+	res   AppendResult
+	err   error
+	end   uint64     // the offset durability waits for
+	size  int64      // gate bytes held until Wait
+	round *syncRound // with a store syncer: the round the batch joined
+	wait  bool       // Wait has durability to wait for
+}
+
+// StartAppendWithKey is the first half of AppendWithKey: it writes the
+// batch (or fails) and returns without waiting for durability; Wait, which
+// must be called, waits and returns what AppendWithKey would. The records
+// are not visible to readers before Wait returns (with Options.NoSync:
+// when this returns). Starting appends on several logs before waiting for
+// any lets one caller's batches share one sync without a goroutine per
+// log. A caller that starts appends on several logs must start them in
+// the same order as every other such caller (the engine's is the shards'
+// hash key order): a failed log's re-arm waits for the appends started
+// on it.
+func (l *ShardLog) StartAppendWithKey(entries []Entry, nowMillis int64, keyRef string) PendingAppend {
+	p := PendingAppend{l: l}
 	if len(entries) == 0 {
 		panic("storage: Append of 0 entries")
 	}
 	if len(keyRef) > maxKeyRefBytes {
-		return AppendResult{}, fmt.Errorf("append to %s: key reference of %d bytes is longer than %d", l.key, len(keyRef), maxKeyRefBytes)
+		p.err = fmt.Errorf("append to %s: key reference of %d bytes is longer than %d", l.key, len(keyRef), maxKeyRefBytes)
+		return p
 	}
 	size := encodedBatchBytes(entries)
 	recStart := batchHeaderBytes
@@ -67,16 +97,15 @@ func (l *ShardLog) AppendWithKey(entries []Entry, nowMillis int64, keyRef string
 		recStart += gcmNonceBytes
 	}
 	if size > maxBatchBytes {
-		return AppendResult{}, fmt.Errorf("append %d records of %d bytes to %s: %w",
-			len(entries), size, l.key, ErrBatchTooLarge)
+		p.err = fmt.Errorf("append %d records of %d bytes to %s: %w", len(entries), size, l.key, ErrBatchTooLarge)
+		return p
 	}
 	// The batch buffer is taken only once there is room for it, so
 	// Appends queued behind a slow disk hold nothing but their entries.
 	if !l.gate.acquire(size, l.opts.MaxPendingAppendBytes, l.opts.AppendWait) {
-		return AppendResult{}, fmt.Errorf("append %d records of %d bytes to %s: %w",
-			len(entries), size, l.key, ErrBusy)
+		p.err = fmt.Errorf("append %d records of %d bytes to %s: %w", len(entries), size, l.key, ErrBusy)
+		return p
 	}
-	defer l.gate.release(size)
 	bp := batchPool.Get().(*[]byte)
 	if int64(cap(*bp)) < size {
 		*bp = make([]byte, size)
@@ -91,32 +120,69 @@ func (l *ShardLog) AppendWithKey(entries []Entry, nowMillis int64, keyRef string
 	}
 
 	l.mu.Lock()
-	res, end, err := l.writeLocked(buf, len(entries), nowMillis, keyRef)
-	if err == nil && l.opts.NoSync {
+	p.res, p.end, p.err = l.writeLocked(buf, len(entries), nowMillis, keyRef)
+	switch {
+	case p.err != nil:
+	case l.opts.NoSync:
 		// Visible at once; durableEnd stays at the last sync, which a
 		// roll or Close makes.
-		l.storeViewLocked(end, l.mu.writePos, l.mu.lastArrival, l.mu.entries)
+		l.storeViewLocked(p.end, l.mu.writePos, l.mu.lastArrival, l.mu.entries)
 		l.flushDueLocked()
-	} else if err == nil {
+	default:
 		l.mu.inflight++
+		p.wait, p.size = true, size
 		if l.syncer != nil {
-			err = l.waitStoreSyncLocked(end)
-		} else {
-			err = l.waitDurableLocked(end)
-		}
-		l.mu.inflight--
-		if l.mu.inflight == 0 && l.mu.err != nil {
-			l.mu.cond.Broadcast() // a re-arm may be waiting for this
+			p.round = l.joinStoreSyncLocked(p.end)
 		}
 	}
 	l.mu.Unlock()
+	// The page cache holds the batch now: the buffer is not needed again.
 	if cap(*bp) <= maxPooledBatchBytes {
 		batchPool.Put(bp)
 	}
+	if !p.wait {
+		l.gate.release(size)
+	}
+	return p
+}
+
+// WaitsAlone reports whether each append's Wait runs a sync of its own
+// log (per-log group commit: neither Options.SharedSync nor NoSync), so
+// that a caller waiting for appends on several logs should wait for them
+// at once, not one after another.
+func (l *ShardLog) WaitsAlone() bool { return l.syncer == nil && !l.opts.NoSync }
+
+// Wait returns once the batch StartAppendWithKey wrote is durable, or the
+// append has failed, with AppendWithKey's results. Call it once.
+func (p *PendingAppend) Wait() (AppendResult, error) {
+	if !p.wait {
+		if p.err != nil {
+			return AppendResult{}, p.err
+		}
+		return p.res, nil
+	}
+	p.wait = false
+	l := p.l
+	defer l.gate.release(p.size)
+	if p.round != nil {
+		<-p.round.done
+	}
+	l.mu.Lock()
+	var err error
+	if p.round != nil {
+		err = l.finishStoreSyncLocked(p.round, p.end)
+	} else {
+		err = l.waitDurableLocked(p.end)
+	}
+	l.mu.inflight--
+	if l.mu.inflight == 0 && l.mu.err != nil {
+		l.mu.cond.Broadcast() // a re-arm may be waiting for this
+	}
+	l.mu.Unlock()
 	if err != nil {
 		return AppendResult{}, err
 	}
-	return res, nil
+	return p.res, nil
 }
 
 // noSyncFlushBytes: with Options.NoSync, a background fdatasync of the

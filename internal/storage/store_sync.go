@@ -127,17 +127,20 @@ type pendingSync struct {
 	entries      []indexEntry
 }
 
-// waitStoreSyncLocked joins the batch just written, ending at offset end,
-// to the open round, waits for the round with l.mu released, and publishes
-// the newest state that is durable. It returns once offsets below end are
-// durable or the log has failed.
-func (l *ShardLog) waitStoreSyncLocked(end uint64) error {
+// joinStoreSyncLocked joins the batch just written, ending at offset end,
+// to the open round and remembers the state to publish once the round is
+// durable; finishStoreSyncLocked, after the round is done, publishes it.
+func (l *ShardLog) joinStoreSyncLocked(end uint64) *syncRound {
 	r := l.syncer.join(l)
 	l.mu.pending = append(l.mu.pending, pendingSync{round: r.id, end: end,
 		pos: l.mu.writePos, arrival: l.mu.lastArrival, entries: l.mu.entries})
-	l.mu.Unlock()
-	<-r.done
-	l.mu.Lock()
+	return r
+}
+
+// finishStoreSyncLocked is called once round r, which the batch ending at
+// end joined, is done: it publishes the newest state that is durable. It
+// returns nil once offsets below end are durable, or the log's failure.
+func (l *ShardLog) finishStoreSyncLocked(r *syncRound, end uint64) error {
 	if l.mu.durableEnd >= end {
 		return nil // published by a roll, Close or another waiter
 	}

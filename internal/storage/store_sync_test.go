@@ -205,3 +205,104 @@ func TestSharedSyncConcurrent(t *testing.T) {
 		r.Close()
 	}
 }
+
+// TestStartAppendManyLogs: one caller starts an append on each of several
+// logs and then waits for them. With the store's shared sync they take
+// one sync round, and nothing is visible before its Wait; with NoSync
+// each is visible once started; with per-log syncs each Wait syncs its
+// own log. Every acknowledged batch survives a crash.
+func TestStartAppendManyLogs(t *testing.T) {
+	const logs = 4
+	for _, tc := range []struct {
+		name          string
+		opts          Options
+		visibleAtOnce bool
+		wantSyncFS    int64 // filesystem syncs
+		wantFileSyncs int64 // file syncs
+	}{
+		{"shared", Options{SharedSync: true}, false, 1, 0},
+		{"per-log", Options{}, false, 0, logs},
+		{"nosync", Options{NoSync: true}, true, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := vfs.NewMem()
+			var syncFS, fileSyncs atomic.Int64
+			counting := atomic.Bool{}
+			inj := vfs.InjectorFunc(func(op vfs.Op, path string) error {
+				if !counting.Load() {
+					return nil
+				}
+				switch op {
+				case vfs.OpSyncFS:
+					syncFS.Add(1)
+				case vfs.OpSync:
+					fileSyncs.Add(1)
+				}
+				return nil
+			})
+			s := openStore(t, vfs.NewErrorFS(mem, inj), tc.opts)
+			ls := make([]*ShardLog, logs)
+			for i := range ls {
+				ls[i] = createShard(t, s, fmt.Sprintf("s/%d", i))
+			}
+			counting.Store(true)
+			pending := make([]PendingAppend, logs)
+			for i, l := range ls {
+				pending[i] = l.StartAppendWithKey(entries(0, 3, 20), int64(i), "")
+			}
+			var startedEnd uint64 // End after the start, before Wait
+			if tc.visibleAtOnce {
+				startedEnd = 3
+			}
+			for i, l := range ls {
+				if l.End() != startedEnd {
+					t.Fatalf("log %d: End %d after its start, want %d", i, l.End(), startedEnd)
+				}
+			}
+			for i := range pending {
+				res, err := pending[i].Wait()
+				if err != nil || res.FirstOffset != 0 {
+					t.Fatalf("log %d: Wait = %+v, %v", i, res, err)
+				}
+				if ls[i].End() != 3 {
+					t.Fatalf("log %d: End %d after Wait, want 3", i, ls[i].End())
+				}
+			}
+			counting.Store(false)
+			if n, m := syncFS.Load(), fileSyncs.Load(); n != tc.wantSyncFS || m != tc.wantFileSyncs {
+				t.Errorf("%d filesystem and %d file syncs for %d logs, want %d and %d", n, m, logs, tc.wantSyncFS, tc.wantFileSyncs)
+			}
+			if tc.opts.NoSync {
+				return // acknowledged before any sync: a crash may lose it
+			}
+			crash := mem.CrashClone()
+			for i, l := range ls {
+				o, _ := quietOptions(t, Options{}).withDefaults()
+				r, err := openShardLog(crash, s.shardDir(l.Key()), l.Key(), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.End() != 3 {
+					t.Fatalf("log %d after crash: End %d, want 3", i, r.End())
+				}
+				checkRecords(t, readAll(t, r, 0), 0, 20)
+				r.Close()
+			}
+		})
+	}
+}
+
+// TestStartAppendRefused: an append refused before anything is written
+// reports its error from Wait and leaves the log as it was.
+func TestStartAppendRefused(t *testing.T) {
+	s := openStore(t, vfs.NewMem(), Options{SharedSync: true})
+	l := createShard(t, s, "s/0")
+	p := l.StartAppendWithKey(entries(0, 1, maxBatchBytes), 1, "")
+	if _, err := p.Wait(); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("Wait = %v, want ErrBatchTooLarge", err)
+	}
+	mustAppend(t, l, entries(0, 2, 20), 2)
+	if l.End() != 2 {
+		t.Fatalf("End %d, want 2", l.End())
+	}
+}
