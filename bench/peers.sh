@@ -14,7 +14,8 @@
 #   REPS=3                repetitions of every scenario
 #   PUT_SECONDS=10        put and e2e duration against Sluice and kinesalite
 #   MOCK_SECONDS=5        put duration against kinesis-mock (about 1,000 records/s)
-#   E2E_SECONDS=10        e2e duration (all servers)
+#   E2E_SECONDS=10        e2e duration (all servers), measured
+#   E2E_WARMUP=2s         e2e warm-up before it, at the same rate, unmeasured
 #   SLUICE_FILL=1000000   records written before the get drain, per server
 #   KINESALITE_FILL=100000
 #   MOCK_FILL=5000
@@ -32,6 +33,7 @@ REPS=${REPS:-3}
 PUT_SECONDS=${PUT_SECONDS:-10}
 MOCK_SECONDS=${MOCK_SECONDS:-5}
 E2E_SECONDS=${E2E_SECONDS:-10}
+E2E_WARMUP=${E2E_WARMUP:-2s}
 SLUICE_FILL=${SLUICE_FILL:-1000000}
 KINESALITE_FILL=${KINESALITE_FILL:-100000}
 MOCK_FILL=${MOCK_FILL:-5000}
@@ -192,15 +194,15 @@ for rep in $(seq "$REPS"); do
 	for t in "${targets[@]}"; do
 		[[ ${rate[$t]} -gt 0 ]] || continue
 		ep=(--endpoint "http://127.0.0.1:${port[$t]}" --server-pid "${pid[$t]}")
-		run e2e-poll "$t" "$rep" e2e "${ep[@]}" "${common[@]}" --record-size 100 --rate "${rate[$t]}" --duration "${E2E_SECONDS}s" --consume poll
+		run e2e-poll "$t" "$rep" e2e "${ep[@]}" "${common[@]}" --record-size 100 --rate "${rate[$t]}" --duration "${E2E_SECONDS}s" --warmup "$E2E_WARMUP" --consume poll
 		if [[ $t != kinesalite ]]; then # kinesalite has no enhanced fan-out
-			run e2e-subscribe "$t" "$rep" e2e "${ep[@]}" "${common[@]}" --record-size 100 --rate "${rate[$t]}" --duration "${E2E_SECONDS}s" --consume subscribe
+			run e2e-subscribe "$t" "$rep" e2e "${ep[@]}" "${common[@]}" --record-size 100 --rate "${rate[$t]}" --duration "${E2E_SECONDS}s" --warmup "$E2E_WARMUP" --consume subscribe
 		fi
 	done
 	# Sluice without fsync, at Sluice's rate: the subscribe latency target
 	# with fsync off.
 	run e2e-subscribe sluice-nosync "$rep" e2e --endpoint "http://127.0.0.1:${port[sluice-nosync]}" --server-pid "${pid[sluice-nosync]}" \
-		"${common[@]}" --record-size 100 --rate "${rate[sluice]}" --duration "${E2E_SECONDS}s" --consume subscribe
+		"${common[@]}" --record-size 100 --rate "${rate[sluice]}" --duration "${E2E_SECONDS}s" --warmup "$E2E_WARMUP" --consume subscribe
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$results/machine.txt"
 
