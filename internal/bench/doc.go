@@ -10,7 +10,8 @@
 //     from TRIM_HORIZON with GetShardIterator + GetRecords; records/s.
 //   - e2e: write at a fixed rate while consumers read by polling
 //     GetRecords or through SubscribeToShard; put-to-read latency of every
-//     record, from a send time stamped into its data.
+//     record, from a send time stamped into its data. An optional warm-up
+//     (Config.Warmup) writes first at the same rate, unmeasured.
 //   - fanout: e2e with several enhanced fan-out consumers per shard.
 //   - disk: sequential writes with an fdatasync per block, and single
 //     small fdatasyncs, through internal/vfs as storage does them.
