@@ -156,8 +156,7 @@ type putGroup struct {
 	sizes    []int
 	admitted []bool
 	batch    []storage.Entry
-	pending  storage.PendingAppend // the append startGroup started, if started
-	started  bool
+	pending  storage.PendingAppend // the append startGroup started, if idx is not empty
 }
 
 // putScratch is PutRecords' working memory, reused between calls: a call
@@ -267,7 +266,7 @@ func (e *Engine) startGroup(st *stream, g *putGroup, entries []PutEntry, results
 			}
 		}
 		idx = kept
-		g.idx = kept
+		g.idx = kept // finishGroup has nothing to wait for if none is left
 		if st.meta.Mode == ModeOnDemand && sh.lim.noteThrottle(now) {
 			e.scaleHotShard(st.meta.Name, sh.meta.Index)
 		}
@@ -284,16 +283,15 @@ func (e *Engine) startGroup(st *stream, g *putGroup, entries []PutEntry, results
 		keyRef = st.meta.KeyID
 	}
 	g.pending = sh.log.StartAppendWithKey(batch, now, keyRef)
-	g.started = true
 }
 
-// finishGroup waits for the append startGroup started, if it did, and
-// writes its entries' results: sequence numbers, or the failure.
+// finishGroup waits for the append startGroup started, if any entry was
+// admitted, and writes their results: sequence numbers, or the failure.
 func (e *Engine) finishGroup(st *stream, g *putGroup, results []PutResult) {
-	if !g.started {
-		return
-	}
 	sh, idx := g.sh, g.idx
+	if len(idx) == 0 {
+		return // every entry throttled: startGroup wrote their results
+	}
 	res, err := g.pending.Wait()
 	if err != nil {
 		e.log.Error("append to shard", "stream", st.meta.Name, "shard", sh.id, "err", err)

@@ -14,8 +14,8 @@
 // index files of a clean close), shard_append.go (append, group commit,
 // segment roll, the bound on pending appends; StartAppendWithKey and
 // PendingAppend.Wait split an append so that one caller can write
-// batches to several logs before waiting for their sync), shard_rearm.go (re-arming
-// a log after a write or fsync failure), shard_read.go (Read, SeekTime),
+// batches to several logs before waiting for their sync), shard_rearm.go
+// (re-arming a log after a write or fsync failure), shard_read.go (Read, SeekTime),
 // shard_retention.go (TrimBefore), shard_prealloc.go (zeros ahead of
 // busy segments), store_sync.go (Options.SharedSync: one filesystem sync
 // per group commit for every log of the store),
@@ -29,11 +29,12 @@
 // ShardLog.mu, then the syncer's mu; a log's append gate has a mutex of
 // its own that is never held with another. A caller with appends started
 // on several logs starts them in one order shared by all such callers,
-// since a failed log's re-arm waits for the appends started on it. Appenders hold ShardLog.mu only
-// to write their batch and while waiting on its condition variable; the
-// fdatasync (or the round's syncfs) runs without it, and no other fsync of
-// the active segment runs at the same time. TrimBefore holds trimMu throughout and
-// ShardLog.mu only to roll the active segment and to publish a new start;
+// since a failed log's re-arm waits for the appends started on it.
+// Appenders hold ShardLog.mu only to write their batch and while waiting
+// on its condition variable; the fdatasync (or the round's syncfs) runs
+// without it, and no other fsync of the active segment runs at the same
+// time. TrimBefore holds trimMu throughout and ShardLog.mu only to roll
+// the active segment and to publish a new start;
 // file deletes run without it. Readers take no lock: they read an
 // immutable snapshot (logView) that is replaced after every sync and trim,
 // and pin each segment they read with a reference count, so a trimmed

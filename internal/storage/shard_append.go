@@ -156,10 +156,7 @@ func (l *ShardLog) WaitsAlone() bool { return l.syncer == nil && !l.opts.NoSync 
 // append has failed, with AppendWithKey's results. Call it once.
 func (p *PendingAppend) Wait() (AppendResult, error) {
 	if !p.wait {
-		if p.err != nil {
-			return AppendResult{}, p.err
-		}
-		return p.res, nil
+		return p.res, p.err // the zero result with an error
 	}
 	p.wait = false
 	l := p.l
