@@ -18,6 +18,9 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "bench") {
+		execWithMadvFree()
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -41,11 +41,18 @@ type liveServer struct {
 	addr string
 }
 
-func startLive(t *testing.T, cfg Config) *liveServer {
+func startLive(t testing.TB, cfg Config) *liveServer {
+	t.Helper()
+	return startLiveStorage(t, cfg, storage.Options{})
+}
+
+// startLiveStorage is startLive with storage options.
+func startLiveStorage(t testing.TB, cfg Config, sopts storage.Options) *liveServer {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
-	st, err := storage.Open(vfs.Default(), dir, storage.Options{Logger: quiet})
+	sopts.Logger = quiet
+	st, err := storage.Open(vfs.Default(), dir, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}
