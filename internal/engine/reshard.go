@@ -145,6 +145,7 @@ func (e *Engine) newChildLocked(st *stream, rng HashRange, now int64, index uint
 	if err != nil {
 		return nil, e.internalFailure(fmt.Errorf("create shard %s of %s: %w", sh.id, st.meta.Name, err))
 	}
+	sh.log.SetOnPublish(sh.notify.broadcast)
 	return sh, nil
 }
 

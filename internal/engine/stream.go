@@ -155,6 +155,7 @@ func (e *Engine) openStream(m streamMeta) (*stream, error) {
 			st.closeLogs()
 			return nil, fmt.Errorf("open stream %s shard %s: %w", m.Name, sh.id, err)
 		}
+		sh.log.SetOnPublish(sh.notify.broadcast)
 		if err := sh.log.Err(); err != nil {
 			e.log.Error("shard log is damaged; it stays readable up to the damage and refuses writes",
 				"stream", m.Name, "shard", sh.id, "err", err)
@@ -341,6 +342,7 @@ func (e *Engine) buildStream(p CreateStreamParams, count int, now time.Time) (*s
 			e.deleteLogs(st)
 			return nil, fmt.Errorf("create shard %s of %s: %w", sh.id, p.Name, err)
 		}
+		sh.log.SetOnPublish(sh.notify.broadcast)
 		st.shards = append(st.shards, sh)
 	}
 	return st, nil

@@ -31,6 +31,9 @@ type ShardLog struct {
 	// syncer is the Store's shared group commit (Options.SharedSync), set
 	// before the log is handed out; nil when the log syncs its own files.
 	syncer *storeSyncer
+	// onPublish is called when the shared sync makes batches visible
+	// (SetOnPublish).
+	onPublish atomic.Pointer[func()]
 
 	view   atomic.Pointer[logView]
 	closed atomic.Bool

@@ -74,8 +74,10 @@ type PendingAppend struct {
 // StartAppendWithKey is the first half of AppendWithKey: it writes the
 // batch (or fails) and returns without waiting for durability; Wait, which
 // must be called, waits and returns what AppendWithKey would. The records
-// are not visible to readers before Wait returns (with Options.NoSync:
-// when this returns). Starting appends on several logs before waiting for
+// become visible to readers once durable: with Options.SharedSync when
+// their round's sync ends, which may be before Wait returns (the log's
+// OnPublish is called then); syncing per log, when Wait returns; with
+// Options.NoSync, when this returns. Starting appends on several logs before waiting for
 // any lets one caller's batches share one sync without a goroutine per
 // log. A caller that starts appends on several logs must start them in
 // the same order as every other such caller (the engine's is the shards'

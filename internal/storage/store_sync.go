@@ -101,6 +101,16 @@ func (y *storeSyncer) run() {
 			}
 		} else {
 			y.durable.Store(r.id)
+			// Publish before the writers are woken: a reader waiting for
+			// the records then need not wait for a writer to run first.
+			for _, l := range r.logs {
+				l.mu.Lock()
+				published := !l.mu.closed && l.mu.err == nil && l.publishDurableLocked()
+				l.mu.Unlock()
+				if f := l.onPublish.Load(); published && f != nil {
+					(*f)()
+				}
+			}
 		}
 		close(r.done)
 	}
@@ -152,23 +162,46 @@ func (l *ShardLog) finishStoreSyncLocked(r *syncRound, end uint64) error {
 		// clears that, and a re-arm cuts the batch off.
 		return fmt.Errorf("append to %s: %w", l.key, r.err)
 	}
-	durable := l.syncer.durable.Load()
-	n := 0
-	for n < len(l.mu.pending) && l.mu.pending[n].round <= durable {
-		n++
-	}
-	if n > 0 {
-		l.mu.rearm.succeeded()
-		p := l.mu.pending[n-1]
-		if p.end > l.mu.durableEnd {
-			l.publishAtLocked(p.end, p.pos, p.arrival, p.entries)
-		}
-		l.mu.pending = append(l.mu.pending[:0], l.mu.pending[n:]...)
-	}
+	l.publishDurableLocked()
 	if l.mu.durableEnd < end {
 		// Our round is durable and the log has not failed, so our state
 		// was among those published.
 		panic(fmt.Sprintf("storage: %s: round %d durable but end %d unpublished (durable end %d)", l.key, r.id, end, l.mu.durableEnd))
 	}
 	return nil
+}
+
+// publishDurableLocked publishes the newest pending state whose round is
+// durable, and reports whether that made more of the log visible. The log
+// has not failed.
+func (l *ShardLog) publishDurableLocked() bool {
+	durable := l.syncer.durable.Load()
+	n := 0
+	for n < len(l.mu.pending) && l.mu.pending[n].round <= durable {
+		n++
+	}
+	if n == 0 {
+		return false
+	}
+	l.mu.rearm.succeeded()
+	p := l.mu.pending[n-1]
+	published := p.end > l.mu.durableEnd
+	if published {
+		l.publishAtLocked(p.end, p.pos, p.arrival, p.entries)
+	}
+	l.mu.pending = append(l.mu.pending[:0], l.mu.pending[n:]...)
+	return published
+}
+
+// SetOnPublish makes f be called, with no lock held, each time a sync
+// shared by the Store's logs (Options.SharedSync) makes batches of l
+// visible to readers, before their writers' Waits return; nil stops it.
+// The engine wakes the shard's subscribers with it. f must not block or
+// call into l.
+func (l *ShardLog) SetOnPublish(f func()) {
+	if f == nil {
+		l.onPublish.Store(nil)
+		return
+	}
+	l.onPublish.Store(&f)
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sluicedata/sluice/internal/vfs"
 )
@@ -265,8 +267,9 @@ func TestStartAppendManyLogs(t *testing.T) {
 			for i, l := range ls {
 				pending[i] = l.StartAppendWithKey(entries(0, 3, 20), int64(i), "")
 			}
-			close(started)
-			var startedEnd uint64 // End after the start, before Wait
+			// While the first sync is held nothing is durable, so nothing
+			// is visible, unless the store does not sync.
+			var startedEnd uint64 // End after the start, before any sync
 			if tc.visibleAtOnce {
 				startedEnd = 3
 			}
@@ -275,6 +278,7 @@ func TestStartAppendManyLogs(t *testing.T) {
 					t.Fatalf("log %d: End %d after its start, want %d", i, l.End(), startedEnd)
 				}
 			}
+			close(started)
 			for i := range pending {
 				res, err := pending[i].Wait()
 				if err != nil || res.FirstOffset != 0 {
@@ -308,5 +312,49 @@ func TestStartAppendRefused(t *testing.T) {
 	mustAppend(t, l, entries(0, 2, 20), 2)
 	if l.End() != 2 {
 		t.Fatalf("End %d, want 2", l.End())
+	}
+}
+
+// TestSharedSyncPublishes: a shared sync makes the batches of its round
+// visible, and calls the log's OnPublish, before their writer waits; a
+// failed one does neither.
+func TestSharedSyncPublishes(t *testing.T) {
+	var fail atomic.Bool
+	inj := vfs.InjectorFunc(func(op vfs.Op, path string) error {
+		if op == vfs.OpSyncFS && fail.Load() {
+			return syscall.EIO
+		}
+		return nil
+	})
+	s := openStore(t, vfs.NewErrorFS(vfs.NewMem(), inj), Options{SharedSync: true})
+	l := createShard(t, s, "s/0")
+	published := make(chan struct{}, 10)
+	l.SetOnPublish(func() { published <- struct{}{} })
+
+	p := l.StartAppendWithKey(entries(0, 3, 20), 1, "")
+	select {
+	case <-published:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnPublish within 10s of the batch being written")
+	}
+	if l.End() != 3 {
+		t.Fatalf("End %d once published, before Wait; want 3", l.End())
+	}
+	if res, err := p.Wait(); err != nil || res.FirstOffset != 0 {
+		t.Fatalf("Wait = %+v, %v", res, err)
+	}
+
+	fail.Store(true)
+	p = l.StartAppendWithKey(entries(3, 2, 20), 2, "")
+	if _, err := p.Wait(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Wait after a failed sync = %v, want EIO", err)
+	}
+	if l.End() != 3 {
+		t.Fatalf("End %d after a failed sync, want 3", l.End())
+	}
+	select {
+	case <-published:
+		t.Fatal("OnPublish called for a failed sync")
+	default:
 	}
 }
