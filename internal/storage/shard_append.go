@@ -77,12 +77,12 @@ type PendingAppend struct {
 // become visible to readers once durable: with Options.SharedSync when
 // their round's sync ends, which may be before Wait returns (the log's
 // OnPublish is called then); syncing per log, when Wait returns; with
-// Options.NoSync, when this returns. Starting appends on several logs before waiting for
-// any lets one caller's batches share one sync without a goroutine per
-// log. A caller that starts appends on several logs must start them in
-// the same order as every other such caller (the engine's is the shards'
-// hash key order): a failed log's re-arm waits for the appends started
-// on it.
+// Options.NoSync, when this returns. Starting appends on several logs
+// before waiting for any lets one caller's batches share one sync without
+// a goroutine per log. A caller that starts appends on several logs must
+// start them in the same order as every other such caller (the engine's
+// is the shards' hash key order): a failed log's re-arm waits for the
+// appends started on it.
 func (l *ShardLog) StartAppendWithKey(entries []Entry, nowMillis int64, keyRef string) PendingAppend {
 	p := PendingAppend{l: l}
 	if len(entries) == 0 {

@@ -16,9 +16,11 @@ import (
 //
 // Writes join rounds. A log registers each batch, after its pwrite
 // returned, with the open round (join); the syncer's goroutine closes the
-// open round, syncs, and reports to everyone who joined it. So a round's
-// sync starts only after every batch in it was written, and a batch that
-// joins after the round closed waits for the next one.
+// open round, syncs, publishes each joined log's durable state (calling
+// its OnPublish, so that readers waiting for the records are woken before
+// any writer has run), and reports to everyone who joined it. So a
+// round's sync starts only after every batch in it was written, and a
+// batch that joins after the round closed waits for the next one.
 //
 // A failed sync may have lost any page written since the last good one
 // (Linux marks pages whose writeback failed clean), so it fails every log
