@@ -308,7 +308,6 @@ func (e *Engine) finishGroup(st *stream, g *putGroup, results []PutResult) {
 	for j, i := range idx {
 		results[i] = PutResult{ShardID: sh.id, SequenceNumber: seqs.next(res.FirstOffset+uint64(j)+1, res.ArrivalMillis)}
 	}
-	sh.notify.broadcast()
 }
 
 // openShardsLocked returns the open shards sorted by starting hash key. They

@@ -115,7 +115,7 @@ type shard struct {
 	log    *storage.ShardLog
 	store  string // storage key
 	lim    shardLimiter
-	notify notifier // wakes subscribers after each append
+	notify notifier // wakes subscribers: the log publishes records (SetOnPublish), the shard ends
 }
 
 // ShardID formats a shard index as AWS does: shardId-000000000000.

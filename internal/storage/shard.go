@@ -31,7 +31,7 @@ type ShardLog struct {
 	// syncer is the Store's shared group commit (Options.SharedSync), set
 	// before the log is handed out; nil when the log syncs its own files.
 	syncer *storeSyncer
-	// onPublish is called when the shared sync makes batches visible
+	// onPublish is called whenever more of the log becomes visible
 	// (SetOnPublish).
 	onPublish atomic.Pointer[func()]
 
@@ -156,16 +156,7 @@ func (l *ShardLog) Damage() *CorruptionError { return l.damage.Load() }
 // publishLocked makes everything written so far visible to readers; the
 // caller has just made it durable.
 func (l *ShardLog) publishLocked() {
-	l.mu.durableEnd = l.mu.nextOffset
-	l.view.Store(&logView{
-		segs:        l.mu.segs,
-		start:       l.mu.segs[0].base,
-		end:         l.mu.nextOffset,
-		activeSize:  l.mu.writePos,
-		entries:     l.mu.entries[:len(l.mu.entries):len(l.mu.entries)],
-		lastArrival: l.mu.lastArrival,
-	})
-	l.mu.cond.Broadcast()
+	l.publishAtLocked(l.mu.nextOffset, l.mu.writePos, l.mu.lastArrival, l.mu.entries)
 }
 
 // Close makes everything appended durable, writes the active segment's

@@ -74,10 +74,10 @@ type PendingAppend struct {
 // StartAppendWithKey is the first half of AppendWithKey: it writes the
 // batch (or fails) and returns without waiting for durability; Wait, which
 // must be called, waits and returns what AppendWithKey would. The records
-// become visible to readers once durable: with Options.SharedSync when
-// their round's sync ends, which may be before Wait returns (the log's
-// OnPublish is called then); syncing per log, when Wait returns; with
-// Options.NoSync, when this returns. Starting appends on several logs
+// become visible to readers, and the log's OnPublish is called, once they
+// are durable: with Options.SharedSync when their round's sync ends,
+// which may be before Wait returns; syncing per log, when Wait returns;
+// with Options.NoSync, when this returns. Starting appends on several logs
 // before waiting for any lets one caller's batches share one sync without
 // a goroutine per log. A caller that starts appends on several logs must
 // start them in the same order as every other such caller (the engine's
@@ -372,7 +372,8 @@ func (l *ShardLog) publishAtLocked(end uint64, pos, arrival int64, entries []ind
 	l.storeViewLocked(end, pos, arrival, entries)
 }
 
-// storeViewLocked makes offsets below end visible to readers.
+// storeViewLocked makes offsets below end visible to readers, and tells
+// OnPublish.
 func (l *ShardLog) storeViewLocked(end uint64, pos, arrival int64, entries []indexEntry) {
 	l.view.Store(&logView{
 		segs:        l.mu.segs,
@@ -383,6 +384,9 @@ func (l *ShardLog) storeViewLocked(end uint64, pos, arrival int64, entries []ind
 		lastArrival: arrival,
 	})
 	l.mu.cond.Broadcast()
+	if f := l.onPublish.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // rollLocked seals the active segment and starts a new one at the next

@@ -16,9 +16,9 @@ import (
 //
 // Writes join rounds. A log registers each batch, after its pwrite
 // returned, with the open round (join); the syncer's goroutine closes the
-// open round, syncs, publishes each joined log's durable state (calling
-// its OnPublish, so that readers waiting for the records are woken before
-// any writer has run), and reports to everyone who joined it. So a
+// open round, syncs, publishes each joined log's durable state (its
+// OnPublish wakes readers waiting for the records before any writer has
+// run), and reports to everyone who joined it. So a
 // round's sync starts only after every batch in it was written, and a
 // batch that joins after the round closed waits for the next one.
 //
@@ -107,11 +107,10 @@ func (y *storeSyncer) run() {
 			// the records then need not wait for a writer to run first.
 			for _, l := range r.logs {
 				l.mu.Lock()
-				published := !l.mu.closed && l.mu.err == nil && l.publishDurableLocked()
-				l.mu.Unlock()
-				if f := l.onPublish.Load(); published && f != nil {
-					(*f)()
+				if !l.mu.closed && l.mu.err == nil {
+					l.publishDurableLocked()
 				}
+				l.mu.Unlock()
 			}
 		}
 		close(r.done)
@@ -174,36 +173,27 @@ func (l *ShardLog) finishStoreSyncLocked(r *syncRound, end uint64) error {
 }
 
 // publishDurableLocked publishes the newest pending state whose round is
-// durable, and reports whether that made more of the log visible. The log
-// has not failed.
-func (l *ShardLog) publishDurableLocked() bool {
+// durable. The log has not failed.
+func (l *ShardLog) publishDurableLocked() {
 	durable := l.syncer.durable.Load()
 	n := 0
 	for n < len(l.mu.pending) && l.mu.pending[n].round <= durable {
 		n++
 	}
 	if n == 0 {
-		return false
+		return
 	}
 	l.mu.rearm.succeeded()
 	p := l.mu.pending[n-1]
-	published := p.end > l.mu.durableEnd
-	if published {
+	if p.end > l.mu.durableEnd {
 		l.publishAtLocked(p.end, p.pos, p.arrival, p.entries)
 	}
 	l.mu.pending = append(l.mu.pending[:0], l.mu.pending[n:]...)
-	return published
 }
 
-// SetOnPublish makes f be called, with no lock held, each time a sync
-// shared by the Store's logs (Options.SharedSync) makes batches of l
-// visible to readers, before their writers' Waits return; nil stops it.
-// The engine wakes the shard's subscribers with it. f must not block or
-// call into l.
-func (l *ShardLog) SetOnPublish(f func()) {
-	if f == nil {
-		l.onPublish.Store(nil)
-		return
-	}
-	l.onPublish.Store(&f)
-}
+// SetOnPublish makes f be called each time more of l becomes visible to
+// readers, whatever the sync mode; with Options.SharedSync that is when a
+// round's sync ends, before its writers' Waits return. The engine wakes
+// the shard's subscribers with it. f runs with l's lock held: it must be
+// quick, must not block and must not call into l.
+func (l *ShardLog) SetOnPublish(f func()) { l.onPublish.Store(&f) }
