@@ -125,8 +125,8 @@ func WriteError(w http.ResponseWriter, p Protocol, e *Error) {
 // written yet: it answers InternalFailure and returns the error so the
 // caller can log it.
 func WriteResponse(w http.ResponseWriter, p Protocol, v any) error {
-	if a, ok := v.(JSONAppender); ok && p == JSON && !isNilPointer(v) {
-		body := a.AppendJSON(responseBuffers.get())
+	if encodesItself(p, v) {
+		body := appendSelf(p, v, responseBuffers.get())
 		err := writeBody(w, p, body)
 		// A Write that failed may have left body with the connection: Go's
 		// HTTP/2 server can still be writing it out after a stream reset

@@ -44,11 +44,11 @@ func Marshal(p Protocol, v any) ([]byte, error) {
 			return []byte{0xa0}, nil
 		}
 	}
+	if encodesItself(p, v) {
+		return appendSelf(p, v, nil), nil
+	}
 	switch p {
 	case JSON:
-		if a, ok := v.(JSONAppender); ok {
-			return a.AppendJSON(nil), nil
-		}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
@@ -61,6 +61,27 @@ func Marshal(p Protocol, v any) ([]byte, error) {
 		return cborEnc.Marshal(v)
 	}
 	panic(fmt.Sprintf("awsproto: unknown protocol %d", uint8(p)))
+}
+
+// encodesItself reports whether v has its own encoder for p
+// (JSONAppender, CBORAppender) and is not a nil pointer.
+func encodesItself(p Protocol, v any) bool {
+	var ok bool
+	switch p {
+	case JSON:
+		_, ok = v.(JSONAppender)
+	case CBOR:
+		_, ok = v.(CBORAppender)
+	}
+	return ok && !isNilPointer(v)
+}
+
+// appendSelf appends v's own encoding in p to b; encodesItself(p, v).
+func appendSelf(p Protocol, v any, b []byte) []byte {
+	if p == CBOR {
+		return v.(CBORAppender).AppendCBOR(b)
+	}
+	return v.(JSONAppender).AppendJSON(b)
 }
 
 func isNilPointer(v any) bool {

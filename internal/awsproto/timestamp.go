@@ -2,7 +2,6 @@ package awsproto
 
 import (
 	"encoding/json"
-	"math"
 	"reflect"
 	"strconv"
 	"time"
@@ -82,31 +81,7 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 
 // MarshalCBOR writes tag 1 followed by epoch milliseconds as an integer.
 func (t Timestamp) MarshalCBOR() ([]byte, error) {
-	b := make([]byte, 0, 10)
-	b = append(b, 0xc1) // tag 1
-	return appendCBORInt(b, t.Millis), nil
-}
-
-// appendCBORInt appends n in CBOR's shortest integer form.
-func appendCBORInt(b []byte, n int64) []byte {
-	major := byte(0x00)
-	u := uint64(n)
-	if n < 0 {
-		major = 0x20
-		u = uint64(-(n + 1))
-	}
-	switch {
-	case u < 24:
-		return append(b, major|byte(u))
-	case u <= math.MaxUint8:
-		return append(b, major|24, byte(u))
-	case u <= math.MaxUint16:
-		return append(b, major|25, byte(u>>8), byte(u))
-	case u <= math.MaxUint32:
-		return append(b, major|26, byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
-	}
-	return append(b, major|27, byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32),
-		byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+	return t.AppendCBOR(make([]byte, 0, 10)), nil
 }
 
 // UnmarshalCBOR reads one CBOR item with the rules above; null leaves t

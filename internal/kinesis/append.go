@@ -3,6 +3,7 @@ package kinesis
 import (
 	"encoding/base64"
 	"encoding/json"
+	"runtime"
 	"slices"
 	"strconv"
 
@@ -116,6 +117,10 @@ func recordsJSONBytes(recs []recordOut) int {
 	return n
 }
 
+// yieldBytes is how much JSON a long encoding writes between yields of
+// its processor: about 0.1 ms of work.
+const yieldBytes = 128 << 10
+
 // appendRecordsJSON appends recs as the JSON array of a GetRecords answer
 // or a SubscribeToShard event ("null" for nil).
 func appendRecordsJSON(b []byte, recs []recordOut) []byte {
@@ -127,9 +132,16 @@ func appendRecordsJSON(b []byte, recs []recordOut) []byte {
 	// the last timestamp, b[tsStart:tsEnd], is copied while it stays the
 	// same rather than formatted again.
 	tsStart, tsEnd, tsMillis := 0, 0, int64(0)
+	yielded := len(b)
 	for i := range recs {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if len(b)-yielded >= yieldBytes {
+			// A big answer takes milliseconds to encode: let the calls
+			// waiting for this processor run now, not at its end.
+			runtime.Gosched()
+			yielded = len(b)
 		}
 		r := &recs[i]
 		b = append(b, `{"SequenceNumber":`...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/sluicedata/sluice/internal/awsproto"
@@ -36,53 +37,11 @@ func randString(r *rand.Rand) string {
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 2000 {
-		var pro putRecordsOutput
-		if i%7 != 0 {
-			pro.Records = make([]putRecordsResultEntry, r.IntN(4))
-		}
-		for j := range pro.Records {
-			if r.IntN(2) == 0 {
-				pro.Records[j] = putRecordsResultEntry{SequenceNumber: randString(r), ShardId: randString(r)}
-			} else {
-				pro.Records[j] = putRecordsResultEntry{ErrorCode: randString(r), ErrorMessage: randString(r)}
-			}
-		}
-		pro.FailedRecordCount = r.IntN(500)
-		if r.IntN(3) == 0 {
-			pro.EncryptionType = randString(r)
-		}
+		pro := randPutRecordsOutput(r, i)
 		if got, want := pro.AppendJSON(nil), stdJSON(t, pro); !bytes.Equal(got, want) {
 			t.Fatalf("PutRecords output:\n got %s\nwant %s", got, want)
 		}
-
-		var gro getRecordsOutput
-		if i%5 != 0 {
-			gro.Records = make([]recordOut, r.IntN(6))
-		}
-		for j := range gro.Records {
-			var data []byte
-			if r.IntN(4) != 0 {
-				data = []byte(randString(r))
-			}
-			gro.Records[j] = recordOut{SequenceNumber: randString(r), Data: data, PartitionKey: randString(r),
-				ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: r.Int64N(4e12) - 1e12}}
-			if j > 0 && r.IntN(2) == 0 { // records of one PutRecords call share it
-				gro.Records[j].ApproximateArrivalTimestamp = gro.Records[j-1].ApproximateArrivalTimestamp
-			}
-			if r.IntN(3) == 0 {
-				gro.Records[j].EncryptionType = "KMS"
-			}
-		}
-		if r.IntN(2) == 0 {
-			gro.NextShardIterator = randString(r)
-		}
-		gro.MillisBehindLatest = r.Int64N(1e9)
-		if r.IntN(4) == 0 {
-			gro.ChildShards = []childShard{{ShardId: "shardId-000000000002", ParentShards: []string{"shardId-000000000000"},
-				HashKeyRange: hashKeyRange{StartingHashKey: "0", EndingHashKey: "340282366920938463463374607431768211455"}}}
-		} else if r.IntN(2) == 0 {
-			gro.ChildShards = []childShard{}
-		}
+		gro := randGetRecordsOutput(r, i)
 		if got, want := gro.AppendJSON(nil), stdJSON(t, gro); !bytes.Equal(got, want) {
 			t.Fatalf("GetRecords output:\n got %s\nwant %s", got, want)
 		}
@@ -99,16 +58,130 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// The same types without their AppendCBOR methods: awsproto.Marshal
+// encodes these by reflection.
+type (
+	reflectPutRecordsOutput putRecordsOutput
+	reflectGetRecordsOutput getRecordsOutput
+)
+
+func TestAppendCBORMatchesMarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	reflectCBOR := func(v any) []byte {
+		t.Helper()
+		b, err := awsproto.Marshal(awsproto.CBOR, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for i := range 2000 {
+		pro := randPutRecordsOutput(r, i)
+		if got, want := pro.AppendCBOR([]byte("prefix")), append([]byte("prefix"), reflectCBOR(reflectPutRecordsOutput(pro))...); !bytes.Equal(got, want) {
+			t.Fatalf("PutRecords output:\n got %x\nwant %x", got, want)
+		}
+		gro := randGetRecordsOutput(r, i)
+		if got, want := gro.AppendCBOR(nil), reflectCBOR(reflectGetRecordsOutput(gro)); !bytes.Equal(got, want) {
+			t.Fatalf("GetRecords output:\n got %x\nwant %x", got, want)
+		}
+	}
+	// Lengths in every head size, and an answer long enough to yield.
+	big := getRecordsOutput{NextShardIterator: strings.Repeat("i", 300), MillisBehindLatest: 1 << 40}
+	for _, n := range []int{0, 23, 24, 255, 256, 65535, 65536, 70000} {
+		big.Records = append(big.Records, recordOut{SequenceNumber: strings.Repeat("4", 56), Data: bytes.Repeat([]byte{7}, n),
+			PartitionKey: strings.Repeat("k", min(n, 256)), ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: int64(n)}})
+	}
+	for range 3000 {
+		big.Records = append(big.Records, recordOut{SequenceNumber: "1", Data: make([]byte, 100), PartitionKey: "p"})
+	}
+	if got, want := big.AppendCBOR(nil), reflectCBOR(reflectGetRecordsOutput(big)); !bytes.Equal(got, want) {
+		t.Fatalf("a big GetRecords output differs from the reflection encoder's (%d and %d bytes)", len(got), len(want))
+	}
+	// Through awsproto.Marshal, which takes the CBORAppender.
+	if got, want := reflectCBOR(big), reflectCBOR(reflectGetRecordsOutput(big)); !bytes.Equal(got, want) {
+		t.Fatal("awsproto.Marshal of a getRecordsOutput differs from the reflection encoder's")
+	}
+}
+
+func randPutRecordsOutput(r *rand.Rand, i int) putRecordsOutput {
+	var pro putRecordsOutput
+	if i%7 != 0 {
+		pro.Records = make([]putRecordsResultEntry, r.IntN(4))
+	}
+	for j := range pro.Records {
+		switch r.IntN(3) {
+		case 0:
+			pro.Records[j] = putRecordsResultEntry{SequenceNumber: randString(r), ShardId: randString(r)}
+		case 1:
+			pro.Records[j] = putRecordsResultEntry{ErrorCode: randString(r), ErrorMessage: randString(r)}
+		}
+	}
+	pro.FailedRecordCount = r.IntN(500)
+	if r.IntN(3) == 0 {
+		pro.EncryptionType = randString(r)
+	}
+	return pro
+}
+
+func randGetRecordsOutput(r *rand.Rand, i int) getRecordsOutput {
+	var gro getRecordsOutput
+	if i%5 != 0 {
+		gro.Records = make([]recordOut, r.IntN(6))
+	}
+	for j := range gro.Records {
+		var data []byte
+		if r.IntN(4) != 0 {
+			data = []byte(randString(r))
+		}
+		gro.Records[j] = recordOut{SequenceNumber: randString(r), Data: data, PartitionKey: randString(r),
+			ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: r.Int64N(4e12) - 1e12}}
+		if j > 0 && r.IntN(2) == 0 { // records of one PutRecords call share it
+			gro.Records[j].ApproximateArrivalTimestamp = gro.Records[j-1].ApproximateArrivalTimestamp
+		}
+		if r.IntN(3) == 0 {
+			gro.Records[j].EncryptionType = "KMS"
+		}
+	}
+	if r.IntN(2) == 0 {
+		gro.NextShardIterator = randString(r)
+	}
+	gro.MillisBehindLatest = r.Int64N(1e9)
+	if r.IntN(4) == 0 {
+		gro.ChildShards = []childShard{{ShardId: "shardId-000000000002", ParentShards: []string{"shardId-000000000000"},
+			HashKeyRange: hashKeyRange{StartingHashKey: "0", EndingHashKey: "340282366920938463463374607431768211455"}}}
+	} else if r.IntN(2) == 0 {
+		gro.ChildShards = []childShard{}
+	}
+	return gro
+}
+
 // BenchmarkPutRecordsOutput encodes the answer to 500 stored records.
 func BenchmarkPutRecordsOutput(b *testing.B) {
 	out := putRecordsOutput{Records: make([]putRecordsResultEntry, 500)}
 	for i := range out.Records {
 		out.Records[i] = putRecordsResultEntry{SequenceNumber: "49668512393406462451394329163776538406738519658226532386", ShardId: "shardId-000000000003"}
 	}
-	buf := out.AppendJSON(nil)
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = out.AppendJSON(buf[:0])
+	for _, enc := range []struct {
+		name   string
+		append func([]byte) []byte
+	}{
+		{"json", out.AppendJSON},
+		{"cbor", out.AppendCBOR},
+		{"cbor-reflection", func(buf []byte) []byte {
+			enc, err := awsproto.Marshal(awsproto.CBOR, reflectPutRecordsOutput(out))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return append(buf, enc...)
+		}},
+	} {
+		b.Run(enc.name, func(b *testing.B) {
+			buf := enc.append(nil)
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = enc.append(buf[:0])
+			}
+		})
 	}
 }

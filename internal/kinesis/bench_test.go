@@ -24,7 +24,8 @@ func (w *discardWriter) Write(p []byte) (int, error) { w.bytes += len(p); return
 // BenchmarkGetRecords measures one full GetRecords call as the server
 // makes it, from the decoded request to the body handed to the
 // ResponseWriter: 10,000 records of 100 data bytes each, as
-// `sluice bench get` reads them.
+// `sluice bench get` reads them, answered in JSON, in CBOR, and in CBOR
+// by the reflection encoder (the answer's type without its AppendCBOR).
 func BenchmarkGetRecords(b *testing.B) {
 	const records, dataBytes = 10000, 100
 	s := newService(b)
@@ -48,22 +49,33 @@ func BenchmarkGetRecords(b *testing.B) {
 	}
 	it := mustCall(b, s, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}`).(getShardIteratorOutput).ShardIterator
 	req := &Request{Operation: "GetRecords", Protocol: awsproto.JSON, Body: []byte(`{"ShardIterator":"` + it + `"}`)}
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		out, err := s.Handle(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n := len(out.(getRecordsOutput).Records); n != records {
-			b.Fatalf("GetRecords returned %d records, want %d", n, records)
-		}
-		if err := awsproto.WriteResponse(w, awsproto.JSON, out); err != nil {
-			b.Fatal(err)
-		}
+	for _, answer := range []struct {
+		name  string
+		proto awsproto.Protocol
+		conv  func(getRecordsOutput) any
+	}{
+		{"json", awsproto.JSON, func(o getRecordsOutput) any { return o }},
+		{"cbor", awsproto.CBOR, func(o getRecordsOutput) any { return o }},
+		{"cbor-reflection", awsproto.CBOR, func(o getRecordsOutput) any { return reflectGetRecordsOutput(o) }},
+	} {
+		b.Run(answer.name, func(b *testing.B) {
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := s.Handle(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n := len(out.(getRecordsOutput).Records); n != records {
+					b.Fatalf("GetRecords returned %d records, want %d", n, records)
+				}
+				if err := awsproto.WriteResponse(w, answer.proto, answer.conv(out.(getRecordsOutput))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), "records/s")
+		})
 	}
-	b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), "records/s")
 }
 
 func mustCall(b *testing.B, s *Service, op, body string) any {
