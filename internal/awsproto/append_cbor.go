@@ -29,16 +29,14 @@ func appendCBORHead(b []byte, major byte, u uint64) []byte {
 		byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
 }
 
-// appendCBORInt appends n in CBOR's shortest integer form.
-func appendCBORInt(b []byte, n int64) []byte {
+// AppendCBORInt appends n as Marshal encodes a Go integer: in CBOR's
+// shortest integer form.
+func AppendCBORInt(b []byte, n int64) []byte {
 	if n < 0 {
 		return appendCBORHead(b, majorNegInt, uint64(-(n + 1)))
 	}
 	return appendCBORHead(b, majorUint, uint64(n))
 }
-
-// AppendCBORInt appends n as Marshal encodes a Go integer.
-func AppendCBORInt(b []byte, n int64) []byte { return appendCBORInt(b, n) }
 
 // AppendCBORText appends s as a text string, as Marshal encodes a Go
 // string: its bytes as they are.
@@ -81,5 +79,5 @@ func AppendCBORValue(b []byte, v any) []byte {
 // AppendCBOR appends t as Marshal encodes a Timestamp in CBOR: tag 1 and
 // epoch milliseconds as an integer.
 func (t Timestamp) AppendCBOR(b []byte) []byte {
-	return appendCBORInt(append(b, 0xc1), t.Millis)
+	return AppendCBORInt(append(b, 0xc1), t.Millis)
 }

@@ -117,8 +117,8 @@ func recordsJSONBytes(recs []recordOut) int {
 	return n
 }
 
-// yieldBytes is how much JSON a long encoding writes between yields of
-// its processor: about 0.1 ms of work.
+// yieldBytes is how much a long records encoding (JSON or CBOR) writes
+// between yields of its processor: about 0.1 ms of work.
 const yieldBytes = 128 << 10
 
 // appendRecordsJSON appends recs as the JSON array of a GetRecords answer
