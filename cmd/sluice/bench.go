@@ -124,7 +124,7 @@ func registerBenchFlags(fs *flag.FlagSet, cfg *bench.Config, bf *benchFlags) {
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the stream the run created instead of deleting it")
 	fs.IntVar(&cfg.Shards, "shards", cfg.Shards, "shards of the created stream")
 	fs.StringVar(&cfg.Protocol, "protocol", cfg.Protocol, "wire protocol: json or cbor")
-	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "process id of the server on this machine: report its CPU time during the run from /proc (CPU-seconds per million records)")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "process id of the server on this machine, or of a wrapper that started it (its descendants count): report their CPU time during the run from /proc (CPU-seconds per million records)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "do not verify the TLS certificate of an https:// endpoint")
 	fs.StringVar(&cfg.API, "api", cfg.API, "write with putrecords or putrecord")
 	fs.IntVar(&cfg.RecordSize, "record-size", cfg.RecordSize, "data bytes per record")

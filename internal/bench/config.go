@@ -105,9 +105,10 @@ type Config struct {
 	Insecure bool
 	// Credentials sign the requests; zero means DummyCredentials.
 	Credentials Credentials
-	// ServerPID is the process id of the server on this machine; its CPU
-	// time during the measured phase is reported (Result.ServerCPUSeconds).
-	// Zero means not measured.
+	// ServerPID is the process id of the server on this machine, or of a
+	// process that started it; the CPU time of that process and its
+	// descendants during the measured phase is reported
+	// (Result.ServerCPUSeconds). Zero means not measured.
 	ServerPID int
 
 	// Dir is where disk writes its file; required for disk.

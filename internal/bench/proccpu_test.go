@@ -1,7 +1,11 @@
 package bench
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -60,5 +64,77 @@ func TestCPUMeterOwnProcess(t *testing.T) {
 	r := Result{Records: 1}
 	if err := none.finish(&r); err != nil || r.ServerCPUSeconds != 0 {
 		t.Fatalf("pid 0: %v %v, want nothing measured", r.ServerCPUSeconds, err)
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	st, err := parseProcStat([]byte("31154 (sl (uice)) S 77 31154 1 0 -1 4194560 1234 0 0 0 973 210 15 2 20 0 9 0 100 0 0"))
+	if err != nil || st.ppid != 77 || st.ticks != 973+210+15+2 {
+		t.Fatalf("parseProcStat = %+v, %v; want parent 77, 1200 ticks", st, err)
+	}
+	if _, err := parseProcStat([]byte("7 (x) S 1 7 1 0 -1 0 0 0 0 0 5 7 0")); err == nil {
+		t.Fatal("a line without the children's times parsed")
+	}
+}
+
+// TestCPUMeterWrapper measures a shell that started a busy child: the
+// child's CPU counts, as a server's does when --server-pid names the
+// wrapper that started it.
+func TestCPUMeterWrapper(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "yes > /dev/null & wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	// The child: the process whose parent is the shell.
+	child := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for child == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the shell's child did not appear in /proc")
+		}
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			if st, err := parseProcStat(b); err == nil && st.ppid == cmd.Process.Pid {
+				child, _ = strconv.Atoi(e.Name())
+			}
+		}
+	}
+	defer syscall.Kill(child, syscall.SIGKILL)
+	m, err := startCPU(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := func() float64 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := parseProcStatCPU(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	from := own()
+	for own() < from+0.3 {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatal("the busy child used no CPU")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	res := Result{Records: 1_000_000}
+	if err := m.finish(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.ServerCPUSeconds < 0.3 {
+		t.Fatalf("the wrapper's tree used %.2f CPU-s; its child alone used 0.3 or more", res.ServerCPUSeconds)
 	}
 }
