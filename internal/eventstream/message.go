@@ -113,11 +113,17 @@ const (
 // copied). Kinesis sends "initial-response" with payload {} first, then
 // "SubscribeToShardEvent".
 func EventMessage(eventType string, payload []byte) *Message {
+	return EventMessageAs(eventType, contentTypeJSON, payload)
+}
+
+// EventMessageAs is EventMessage with a payload of another content type:
+// a SubscribeToShard made in CBOR gets its events in CBOR.
+func EventMessageAs(eventType, contentType string, payload []byte) *Message {
 	return &Message{
 		Headers: []Header{
 			{Name: HeaderMessageType, Value: String(MessageTypeEvent)},
 			{Name: HeaderEventType, Value: String(eventType)},
-			{Name: HeaderContentType, Value: String(contentTypeJSON)},
+			{Name: HeaderContentType, Value: String(contentType)},
 		},
 		Payload: payload,
 	}
@@ -128,11 +134,17 @@ func EventMessage(eventType string, payload []byte) *Message {
 // :content-type=application/json, and payload (not copied), which for
 // Kinesis is {"message":"..."}.
 func ExceptionMessage(exceptionType string, payload []byte) *Message {
+	return ExceptionMessageAs(exceptionType, contentTypeJSON, payload)
+}
+
+// ExceptionMessageAs is ExceptionMessage with a payload of another
+// content type.
+func ExceptionMessageAs(exceptionType, contentType string, payload []byte) *Message {
 	return &Message{
 		Headers: []Header{
 			{Name: HeaderMessageType, Value: String(MessageTypeException)},
 			{Name: HeaderExceptionType, Value: String(exceptionType)},
-			{Name: HeaderContentType, Value: String(contentTypeJSON)},
+			{Name: HeaderContentType, Value: String(contentType)},
 		},
 		Payload: payload,
 	}

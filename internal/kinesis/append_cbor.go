@@ -30,6 +30,7 @@ var (
 	cborKeyNextShardIterator  = cborKey("NextShardIterator")
 	cborKeyMillisBehindLatest = cborKey("MillisBehindLatest")
 	cborKeyChildShards        = cborKey("ChildShards")
+	cborKeyContinuation       = cborKey("ContinuationSequenceNumber")
 )
 
 // appendCBORMember appends a text member, left out when empty; n counts
@@ -87,6 +88,28 @@ func (o getRecordsOutput) AppendCBOR(b []byte) []byte {
 		// Only at a closed shard's end: reflection is fine here.
 		b = append(b, cborKeyChildShards...)
 		b = awsproto.AppendCBORValue(b, o.ChildShards)
+	}
+	return b
+}
+
+// AppendCBOR implements awsproto.CBORAppender: a SubscribeToShardEvent's
+// payload for a subscription made in CBOR.
+func (e subscribeEvent) AppendCBOR(b []byte) []byte {
+	b = slices.Grow(b, 128+recordsCBORBytes(e.Records))
+	b = awsproto.AppendCBORMapHead(b, 3+btoi(len(e.ChildShards) > 0))
+	b = append(b, cborKeyRecords...)
+	b = appendRecordsCBOR(b, e.Records)
+	b = append(b, cborKeyContinuation...)
+	if e.ContinuationSequenceNumber == nil {
+		b = append(b, 0xf6) // null, at a closed shard's end
+	} else {
+		b = awsproto.AppendCBORText(b, *e.ContinuationSequenceNumber)
+	}
+	b = append(b, cborKeyMillisBehindLatest...)
+	b = awsproto.AppendCBORInt(b, e.MillisBehindLatest)
+	if len(e.ChildShards) > 0 {
+		b = append(b, cborKeyChildShards...)
+		b = awsproto.AppendCBORValue(b, e.ChildShards)
 	}
 	return b
 }

@@ -63,6 +63,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 type (
 	reflectPutRecordsOutput putRecordsOutput
 	reflectGetRecordsOutput getRecordsOutput
+	reflectSubscribeEvent   subscribeEvent
 )
 
 func TestAppendCBORMatchesMarshal(t *testing.T) {
@@ -83,6 +84,15 @@ func TestAppendCBORMatchesMarshal(t *testing.T) {
 		gro := randGetRecordsOutput(r, i)
 		if got, want := gro.AppendCBOR(nil), reflectCBOR(reflectGetRecordsOutput(gro)); !bytes.Equal(got, want) {
 			t.Fatalf("GetRecords output:\n got %x\nwant %x", got, want)
+		}
+		// A SubscribeToShard event for a subscription made in CBOR.
+		ev := subscribeEvent{Records: gro.Records, MillisBehindLatest: gro.MillisBehindLatest, ChildShards: gro.ChildShards}
+		if r.IntN(2) == 0 {
+			c := randString(r)
+			ev.ContinuationSequenceNumber = &c
+		}
+		if got, want := ev.AppendCBOR([]byte("prefix")), append([]byte("prefix"), reflectCBOR(reflectSubscribeEvent(ev))...); !bytes.Equal(got, want) {
+			t.Fatalf("SubscribeToShard event:\n got %x\nwant %x", got, want)
 		}
 	}
 	// Lengths in every head size, and an answer long enough to yield.

@@ -2,7 +2,6 @@ package kinesis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -62,7 +61,10 @@ func (s *Service) SubscribeToShard(ctx context.Context, r *Request, w EventWrite
 	if err := w.Begin(); err != nil {
 		return err
 	}
-	if err := w.Write(eventstream.EventMessage("initial-response", []byte("{}"))); err != nil {
+	// Events are encoded as the request was: the Java SDKs, and so the
+	// KCL, read a CBOR call's events with their CBOR parser.
+	ct, initial := eventContentType(r.Protocol)
+	if err := w.Write(eventstream.EventMessageAs("initial-response", ct, initial)); err != nil {
 		return err
 	}
 	var payload []byte // reused once a Write has taken it
@@ -72,10 +74,14 @@ func (s *Service) SubscribeToShard(ctx context.Context, r *Request, w EventWrite
 		case errors.Is(err, engine.ErrSubscriptionEnded), errors.Is(err, context.Canceled):
 			return nil
 		case err != nil:
-			return s.writeException(w, err)
+			return s.writeException(w, r.Protocol, err)
 		}
-		payload = toSubscribeEvent(ev).AppendJSON(payload[:0])
-		if err := w.Write(eventstream.EventMessage("SubscribeToShardEvent", payload)); err != nil {
+		if r.Protocol == awsproto.CBOR {
+			payload = toSubscribeEvent(ev).AppendCBOR(payload[:0])
+		} else {
+			payload = toSubscribeEvent(ev).AppendJSON(payload[:0])
+		}
+		if err := w.Write(eventstream.EventMessageAs("SubscribeToShardEvent", ct, payload)); err != nil {
 			return err
 		}
 		if ev.ChildShards != nil {
@@ -131,10 +137,25 @@ func toSubscribeEvent(ev engine.SubscribeEvent) subscribeEvent {
 	return out
 }
 
+// eventContentType returns the :content-type of a subscription's events
+// in protocol p, and the payload of its initial-response (an empty
+// object).
+func eventContentType(p awsproto.Protocol) (string, []byte) {
+	if p == awsproto.CBOR {
+		return p.ContentType(), []byte{0xa0}
+	}
+	return "application/json", []byte("{}")
+}
+
+// exceptionPayload is an exception event's payload.
+type exceptionPayload struct {
+	Message string `json:"message"`
+}
+
 // writeException sends err as the stream's last message: a modelled
 // exception event when it is one of SubscribeToShard's, else an
-// InternalFailureException.
-func (s *Service) writeException(w EventWriter, err error) error {
+// InternalFailureException; its payload is in protocol p.
+func (s *Service) writeException(w EventWriter, p awsproto.Protocol, err error) error {
 	ae := s.wireError(err)
 	typ := ae.Type
 	switch typ {
@@ -143,8 +164,12 @@ func (s *Service) writeException(w EventWriter, err error) error {
 	default:
 		typ = "InternalFailureException"
 	}
-	payload, _ := json.Marshal(map[string]string{"message": ae.Message})
-	if werr := w.Write(eventstream.ExceptionMessage(typ, payload)); werr != nil {
+	payload, merr := awsproto.Marshal(p, exceptionPayload{Message: ae.Message})
+	if merr != nil {
+		return merr
+	}
+	ct, _ := eventContentType(p)
+	if werr := w.Write(eventstream.ExceptionMessageAs(typ, ct, payload)); werr != nil {
 		return werr
 	}
 	return err
