@@ -130,6 +130,7 @@ func registerBenchFlags(fs *flag.FlagSet, cfg *bench.Config, bf *benchFlags) {
 	fs.IntVar(&cfg.RecordSize, "record-size", cfg.RecordSize, "data bytes per record")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "records per PutRecords call")
 	fs.IntVar(&cfg.Producers, "producers", cfg.Producers, "concurrent writers")
+	fs.IntVar(&cfg.KeysPerShard, "keys-per-shard", cfg.KeysPerShard, "partition keys each shard's records take in turn (a call repeats keys when it sends a shard more records than this)")
 	fs.IntVar(&cfg.Rate, "rate", cfg.Rate, "records/s over all producers; 0: as fast as possible")
 	if mode != bench.ModeGet {
 		fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long to write")

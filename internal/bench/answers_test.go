@@ -2,7 +2,9 @@ package bench
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -277,13 +279,53 @@ func TestPartitionKeysLandInTheirShard(t *testing.T) {
 		}
 		shards = append(shards, s)
 	}
-	keys, err := partitionKeys(shards)
-	if err != nil {
-		t.Fatal(err)
+	for _, perShard := range []int{1, 8, 200} {
+		keys, err := partitionKeys(shards, perShard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ks := range keys {
+			if len(ks) != perShard {
+				t.Errorf("%d per shard: shard %d has %d keys", perShard, i, len(ks))
+			}
+			for _, k := range ks {
+				h := md5.Sum([]byte(k))
+				if bytes.Compare(h[:], shards[i].lo[:]) < 0 || bytes.Compare(h[:], shards[i].hi[:]) > 0 {
+					t.Errorf("key %q of shard %d hashes outside its range", k, i)
+				}
+			}
+		}
 	}
-	for i, ks := range keys {
-		if len(ks) != keysPerShard {
-			t.Errorf("shard %d: %d keys", i, len(ks))
+}
+
+// TestPutBodiesKeys: a body sends each shard's keys in turn, so a call
+// repeats keys only when a shard gets more of its records than it has
+// keys.
+func TestPutBodiesKeys(t *testing.T) {
+	shards := []shardInfo{{}, {}, {}, {}}
+	for _, perShard := range []int{8, 125} {
+		keys := make([][]string, len(shards))
+		for s := range keys {
+			for k := range perShard {
+				keys[s] = append(keys[s], fmt.Sprintf("s%d-k%d", s, k))
+			}
+		}
+		pb, err := buildPutBodies(awsproto.JSON, "putrecords", "st", keys, 10, 500, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in struct {
+			Records []struct{ PartitionKey string }
+		}
+		if err := json.Unmarshal(pb.bodies[0].body, &in); err != nil {
+			t.Fatal(err)
+		}
+		distinct := map[string]bool{}
+		for _, r := range in.Records {
+			distinct[r.PartitionKey] = true
+		}
+		if want := min(500, len(shards)*perShard); len(distinct) != want {
+			t.Errorf("%d keys per shard: a 500-record body has %d distinct keys, want %d", perShard, len(distinct), want)
 		}
 	}
 }

@@ -12,9 +12,6 @@ import (
 )
 
 const (
-	// keysPerShard is how many partition keys each shard gets, so that
-	// batches vary their keys as real producers do.
-	keysPerShard = 8
 	// maxKeySearch bounds the partition-key search: a shard holding 1/N of
 	// the hash space needs about N candidates per key.
 	maxKeySearch = 50_000_000
@@ -23,11 +20,11 @@ const (
 	bodiesPerProducer  = 4
 )
 
-// partitionKeys returns keysPerShard partition keys for each shard whose
-// MD5 hash falls in the shard's range, so that writes spread evenly.
-func partitionKeys(shards []shardInfo) ([][]string, error) {
+// partitionKeys returns perShard partition keys for each shard whose MD5
+// hash falls in the shard's range, so that writes spread evenly.
+func partitionKeys(shards []shardInfo, perShard int) ([][]string, error) {
 	keys := make([][]string, len(shards))
-	missing := len(shards) * keysPerShard
+	missing := len(shards) * perShard
 	for i := 0; missing > 0; i++ {
 		if i == maxKeySearch {
 			return nil, fmt.Errorf("no partition keys found for some shards in %d tries", maxKeySearch)
@@ -35,7 +32,7 @@ func partitionKeys(shards []shardInfo) ([][]string, error) {
 		pk := "pk-" + strconv.Itoa(i)
 		h := md5.Sum([]byte(pk))
 		for s := range shards {
-			if len(keys[s]) < keysPerShard && bytes.Compare(h[:], shards[s].lo[:]) >= 0 && bytes.Compare(h[:], shards[s].hi[:]) <= 0 {
+			if len(keys[s]) < perShard && bytes.Compare(h[:], shards[s].lo[:]) >= 0 && bytes.Compare(h[:], shards[s].hi[:]) <= 0 {
 				keys[s] = append(keys[s], pk)
 				missing--
 				break
@@ -94,7 +91,7 @@ func buildPutBodies(p awsproto.Protocol, api, stream string, keys [][]string, re
 		for j := range batch {
 			g := b*batch + j
 			shard := (g + producer) % len(keys)
-			pks[j] = keys[shard][(g/len(keys))%keysPerShard]
+			pks[j] = keys[shard][(g/len(keys))%len(keys[shard])]
 			datas[j] = recordData(recordSize, producer, b, j)
 		}
 		body, err := encodePut(p, pb.op, stream, datas, pks)

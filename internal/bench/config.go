@@ -36,6 +36,7 @@ const (
 const (
 	maxProducers    = 1024
 	maxShards       = 10000
+	maxKeysPerShard = 10000
 	maxBatchRecords = 500     // PutRecords' own limit
 	maxRecordBytes  = 1 << 20 // Kinesis's default record limit
 	maxGetLimit     = 10000   // GetRecords' own limit
@@ -72,9 +73,14 @@ type Config struct {
 	// Batch is records per PutRecords call; zero means 500 for put and
 	// get, 100 for e2e and fanout.
 	Batch     int
-	Shards    int           // shards of the created stream; zero means 4
-	Producers int           // concurrent writers; zero means 4
-	Duration  time.Duration // how long writers write; zero means 10s
+	Shards    int // shards of the created stream; zero means 4
+	Producers int // concurrent writers; zero means 4
+	// KeysPerShard is how many partition keys each shard's records take
+	// in turn; zero means 8. A call's keys repeat when it sends a shard
+	// more records than this, as producers that key by device or tenant
+	// do; more keys than a call's records per shard make every key new.
+	KeysPerShard int
+	Duration     time.Duration // how long writers write; zero means 10s
 	// Warmup: e2e and fanout first write at Rate this long, unmeasured:
 	// consumers read those records, but latencies, rates and the server's
 	// CPU count only what is sent after it. Zero means none.
@@ -164,6 +170,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--shards must be 1..%d, not %d", maxShards, c.Shards)
 	case c.Producers < 1 || c.Producers > maxProducers:
 		return fmt.Errorf("--producers must be 1..%d, not %d", maxProducers, c.Producers)
+	case c.KeysPerShard < 1 || c.KeysPerShard > maxKeysPerShard:
+		return fmt.Errorf("--keys-per-shard must be 1..%d, not %d", maxKeysPerShard, c.KeysPerShard)
 	case c.Readers < 0 || c.Readers > maxReaders:
 		return fmt.Errorf("--readers must be 0..%d, not %d", maxReaders, c.Readers)
 	case c.Consumers < 1 || c.Consumers > maxConsumers:
@@ -225,6 +233,7 @@ func (c *Config) fillDefaults() {
 	def(&c.Batch, 500)
 	def(&c.Shards, 4)
 	def(&c.Producers, 4)
+	def(&c.KeysPerShard, 8)
 	def(&c.Limit, maxGetLimit)
 	if c.Mode == ModeE2E {
 		def(&c.Consumers, 1)

@@ -89,7 +89,7 @@ func (r *runner) setup(ctx context.Context) (created bool, err error) {
 	if cfg.Readers == 0 {
 		cfg.Readers = cfg.Shards
 	}
-	r.keys, err = partitionKeys(r.shards)
+	r.keys, err = partitionKeys(r.shards, cfg.KeysPerShard)
 	return created, err
 }
 
