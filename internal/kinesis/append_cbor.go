@@ -82,12 +82,19 @@ func (o getRecordsOutput) AppendCBOR(b []byte) []byte {
 		b = append(b, cborKeyNextShardIterator...)
 		b = awsproto.AppendCBORText(b, o.NextShardIterator)
 	}
+	return appendCBORReadTail(b, o.MillisBehindLatest, o.ChildShards)
+}
+
+// appendCBORReadTail appends the members GetRecords answers and
+// SubscribeToShard events end with: MillisBehindLatest, and ChildShards
+// when there are any.
+func appendCBORReadTail(b []byte, millisBehind int64, children []childShard) []byte {
 	b = append(b, cborKeyMillisBehindLatest...)
-	b = awsproto.AppendCBORInt(b, o.MillisBehindLatest)
-	if len(o.ChildShards) > 0 {
+	b = awsproto.AppendCBORInt(b, millisBehind)
+	if len(children) > 0 {
 		// Only at a closed shard's end: reflection is fine here.
 		b = append(b, cborKeyChildShards...)
-		b = awsproto.AppendCBORValue(b, o.ChildShards)
+		b = awsproto.AppendCBORValue(b, children)
 	}
 	return b
 }
@@ -105,13 +112,7 @@ func (e subscribeEvent) AppendCBOR(b []byte) []byte {
 	} else {
 		b = awsproto.AppendCBORText(b, *e.ContinuationSequenceNumber)
 	}
-	b = append(b, cborKeyMillisBehindLatest...)
-	b = awsproto.AppendCBORInt(b, e.MillisBehindLatest)
-	if len(e.ChildShards) > 0 {
-		b = append(b, cborKeyChildShards...)
-		b = awsproto.AppendCBORValue(b, e.ChildShards)
-	}
-	return b
+	return appendCBORReadTail(b, e.MillisBehindLatest, e.ChildShards)
 }
 
 // recordsCBORBytes is about what appendRecordsCBOR takes for recs.

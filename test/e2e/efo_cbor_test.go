@@ -24,24 +24,9 @@ type rawSubscription struct {
 
 func rawSubscribe(t *testing.T, srv *server, contentType string, body []byte) *rawSubscription {
 	t.Helper()
-	tr := newTransport()
-	tr.Protocols = new(http.Protocols)
-	tr.Protocols.SetUnencryptedHTTP2(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.endpoint()+"/", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Amz-Target", targetBase+"SubscribeToShard")
-	req.Header.Set("X-Amz-Date", now.UTC().Format("20060102T150405Z"))
-	req.Header.Set("Authorization", fakeSigV4(now))
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		t.Fatalf("SubscribeToShard: %v", err)
-	}
+	resp := postH2(t, ctx, srv, "SubscribeToShard", contentType, body)
 	t.Cleanup(func() { resp.Body.Close() })
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/vnd.amazon.eventstream" {
 		t.Fatalf("SubscribeToShard: status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -49,14 +34,14 @@ func rawSubscribe(t *testing.T, srv *server, contentType string, body []byte) *r
 	return &rawSubscription{resp: resp, dec: eventstream.NewDecoder(bufio.NewReader(resp.Body))}
 }
 
-// rawCallH2 makes a call over HTTP/2 and returns its status, closing
-// the answer unread.
-func rawCallH2(t *testing.T, srv *server, op, contentType string, body []byte) int {
+// postH2 makes a call over HTTP/2 with prior knowledge, signed with a fake
+// SigV4 header, and returns the answer unread.
+func postH2(t *testing.T, ctx context.Context, srv *server, op, contentType string, body []byte) *http.Response {
 	t.Helper()
 	tr := newTransport()
 	tr.Protocols = new(http.Protocols)
 	tr.Protocols.SetUnencryptedHTTP2(true)
-	req, err := http.NewRequest(http.MethodPost, srv.endpoint()+"/", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.endpoint()+"/", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +54,14 @@ func rawCallH2(t *testing.T, srv *server, op, contentType string, body []byte) i
 	if err != nil {
 		t.Fatalf("%s: %v", op, err)
 	}
+	return resp
+}
+
+// rawCallH2 makes a call over HTTP/2 and returns its status, closing
+// the answer unread.
+func rawCallH2(t *testing.T, srv *server, op, contentType string, body []byte) int {
+	t.Helper()
+	resp := postH2(t, context.Background(), srv, op, contentType, body)
 	resp.Body.Close()
 	return resp.StatusCode
 }
