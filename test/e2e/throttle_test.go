@@ -553,20 +553,51 @@ func TestShardWriteLimitBytes(t *testing.T) {
 	}
 
 	// 2 MiB/s offered as 64 KiB records, 4 per call every 125 ms, for a
-	// 1 s warm-up and a 6 s measured window.
+	// 1 s warm-up and a 6 s measured window. The bucket holds one second
+	// of budget, so a pause of the load generator longer than that (a
+	// loaded machine under -race) wastes refill the window then cannot
+	// use: such a window says nothing of the limit, and is measured again.
+	for attempt := 1; ; attempt++ {
+		rate, maxGap := measureWriteBytes(t, c, name, wantMsg)
+		if maxGap < 800*time.Millisecond {
+			if rate < 0.9 || rate > 1.1 {
+				t.Errorf("accepted %.2f MiB/s on one shard; AWS's limit is 1 MiB/s (allowed 0.9..1.1)", rate)
+			}
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("the load generator paused %v between calls in each of %d windows; the limit could not be measured", maxGap, attempt)
+		}
+		t.Logf("window %d: a %v pause between calls; measuring again", attempt, maxGap)
+	}
+}
+
+// measureWriteBytes offers 2 MiB/s of 64 KiB records to the stream's one
+// shard for a 1 s warm-up and a 6 s window, and returns the rate accepted
+// in the window (MiB/s) and the longest time between two calls' starts.
+func measureWriteBytes(t *testing.T, c *kinesis.Client, name, wantMsg string) (float64, time.Duration) {
+	t.Helper()
 	const (
 		recSize = 64 << 10
 		window  = 6 * time.Second
 	)
+	ctx := context.Background()
 	start := time.Now()
 	measureFrom := start.Add(time.Second)
 	end := measureFrom.Add(window)
 	acceptedBytes, offeredBytes := 0, 0
+	var last time.Time
+	var maxGap time.Duration
 	for next := start; next.Before(end); next = next.Add(125 * time.Millisecond) {
 		if d := time.Until(next); d > 0 {
 			time.Sleep(d)
 		}
-		counted := !time.Now().Before(measureFrom)
+		now := time.Now()
+		if !last.IsZero() {
+			maxGap = max(maxGap, now.Sub(last))
+		}
+		last = now
+		counted := !now.Before(measureFrom)
 		var batch []types.PutRecordsRequestEntry
 		for i := 0; i < 4; i++ {
 			batch = append(batch, types.PutRecordsRequestEntry{PartitionKey: aws.String("b"), Data: bytes.Repeat([]byte{'b'}, recSize-1)})
@@ -592,11 +623,10 @@ func TestShardWriteLimitBytes(t *testing.T) {
 	// run late, so the measured window is the time they really took.
 	elapsed := time.Since(measureFrom)
 	rate := float64(acceptedBytes) / elapsed.Seconds() / (1 << 20)
-	t.Logf("offered %.2f MiB/s, accepted %.2f MiB/s of 64 KiB records over %v", float64(offeredBytes)/elapsed.Seconds()/(1<<20), rate, elapsed)
+	t.Logf("offered %.2f MiB/s, accepted %.2f MiB/s of 64 KiB records over %v; longest pause between calls %v",
+		float64(offeredBytes)/elapsed.Seconds()/(1<<20), rate, elapsed, maxGap)
 	if offeredBytes < int(1.6*(1<<20)*elapsed.Seconds()) {
 		t.Fatalf("only %d bytes offered in %v; the load generator fell behind", offeredBytes, elapsed)
 	}
-	if rate < 0.9 || rate > 1.1 {
-		t.Errorf("accepted %.2f MiB/s on one shard; AWS's limit is 1 MiB/s (allowed 0.9..1.1)", rate)
-	}
+	return rate, maxGap
 }
