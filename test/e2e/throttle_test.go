@@ -24,6 +24,10 @@ func throttleMsg(stream, shard string) string {
 type writeLoadResult struct {
 	offered, accepted, rejected int
 	window                      time.Duration // the measured window's length
+	// maxGap is the longest time between two calls' starts in the
+	// window, over all workers: a pause of the whole load (a stalled
+	// machine) past the bucket's one second wastes refill.
+	maxGap time.Duration
 }
 
 // offerWriteLoad sends PutRecords batches of small records to one stream
@@ -48,6 +52,7 @@ func offerWriteLoad(t *testing.T, c *kinesis.Client, stream string, perSecond in
 	var mu sync.Mutex
 	var res writeLoadResult
 	var problems []string
+	var lastStart time.Time
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -61,6 +66,12 @@ func offerWriteLoad(t *testing.T, c *kinesis.Client, stream string, perSecond in
 				}
 				sentAt := time.Now()
 				next = next.Add(interval)
+				mu.Lock()
+				if !sentAt.Before(measureFrom) && !lastStart.IsZero() {
+					res.maxGap = max(res.maxGap, sentAt.Sub(lastStart))
+				}
+				lastStart = sentAt
+				mu.Unlock()
 				entries := make([]types.PutRecordsRequestEntry, batch)
 				for i := range entries {
 					entries[i] = types.PutRecordsRequestEntry{
@@ -140,10 +151,23 @@ func TestShardWriteLimit(t *testing.T) {
 		c := srv.client(h2c)
 		const name = "limited"
 		createStream(t, c, name, 1)
-		r := offerWriteLoad(t, c, name, offer, warmup, window)
+		// A window in which the whole load paused 800 ms or more (the
+		// bucket holds one second) says nothing of the limit: measure
+		// again, up to 3 windows.
+		var r writeLoadResult
+		for attempt := 1; ; attempt++ {
+			r = offerWriteLoad(t, c, name, offer, warmup, window)
+			if r.maxGap < 800*time.Millisecond {
+				break
+			}
+			if attempt == 3 {
+				t.Fatalf("the load paused %v between calls in each of %d windows; the limit could not be measured", r.maxGap, attempt)
+			}
+			t.Logf("window %d: the load paused %v between calls; measuring again", attempt, r.maxGap)
+		}
 		rate := float64(r.accepted) / window.Seconds()
-		t.Logf("--shard-limits aws: offered %d records (%.0f/s), accepted %d (%.0f records/s), rejected %d in %v",
-			r.offered, float64(r.offered)/window.Seconds(), r.accepted, rate, r.rejected, window)
+		t.Logf("--shard-limits aws: offered %d records (%.0f/s), accepted %d (%.0f records/s), rejected %d in %v; longest pause between calls %v",
+			r.offered, float64(r.offered)/window.Seconds(), r.accepted, rate, r.rejected, window, r.maxGap)
 		if r.offered < offer*int(window.Seconds())*8/10 {
 			t.Fatalf("only %d records offered in %v; the load generator fell behind", r.offered, window)
 		}
