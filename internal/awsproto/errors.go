@@ -126,7 +126,7 @@ func WriteError(w http.ResponseWriter, p Protocol, e *Error) {
 // caller can log it.
 func WriteResponse(w http.ResponseWriter, p Protocol, v any) error {
 	if encodesItself(p, v) {
-		body := appendSelf(p, v, responseBuffers.get())
+		body := AppendSelf(p, v, responseBuffers.get())
 		err := writeBody(w, p, body)
 		// A Write that failed may have left body with the connection: Go's
 		// HTTP/2 server can still be writing it out after a stream reset

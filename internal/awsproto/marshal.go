@@ -45,7 +45,7 @@ func Marshal(p Protocol, v any) ([]byte, error) {
 		}
 	}
 	if encodesItself(p, v) {
-		return appendSelf(p, v, nil), nil
+		return AppendSelf(p, v, nil), nil
 	}
 	switch p {
 	case JSON:
@@ -76,8 +76,9 @@ func encodesItself(p Protocol, v any) bool {
 	return ok && !isNilPointer(v)
 }
 
-// appendSelf appends v's own encoding in p to b; encodesItself(p, v).
-func appendSelf(p Protocol, v any, b []byte) []byte {
+// AppendSelf appends v's own encoding in p to b: v must be a
+// CBORAppender for CBOR, a JSONAppender for JSON.
+func AppendSelf(p Protocol, v any, b []byte) []byte {
 	if p == CBOR {
 		return v.(CBORAppender).AppendCBOR(b)
 	}

@@ -105,7 +105,8 @@ const (
 	MessageTypeException = "exception"
 	MessageTypeError     = "error"
 
-	contentTypeJSON = "application/json"
+	// ContentTypeJSON is the :content-type of JSON payloads.
+	ContentTypeJSON = "application/json"
 )
 
 // EventMessage returns a modelled event: :message-type=event,
@@ -113,7 +114,7 @@ const (
 // copied). Kinesis sends "initial-response" with payload {} first, then
 // "SubscribeToShardEvent".
 func EventMessage(eventType string, payload []byte) *Message {
-	return EventMessageAs(eventType, contentTypeJSON, payload)
+	return EventMessageAs(eventType, ContentTypeJSON, payload)
 }
 
 // EventMessageAs is EventMessage with a payload of another content type:
@@ -134,7 +135,7 @@ func EventMessageAs(eventType, contentType string, payload []byte) *Message {
 // :content-type=application/json, and payload (not copied), which for
 // Kinesis is {"message":"..."}.
 func ExceptionMessage(exceptionType string, payload []byte) *Message {
-	return ExceptionMessageAs(exceptionType, contentTypeJSON, payload)
+	return ExceptionMessageAs(exceptionType, ContentTypeJSON, payload)
 }
 
 // ExceptionMessageAs is ExceptionMessage with a payload of another

@@ -76,11 +76,7 @@ func (s *Service) SubscribeToShard(ctx context.Context, r *Request, w EventWrite
 		case err != nil:
 			return s.writeException(w, r.Protocol, err)
 		}
-		if r.Protocol == awsproto.CBOR {
-			payload = toSubscribeEvent(ev).AppendCBOR(payload[:0])
-		} else {
-			payload = toSubscribeEvent(ev).AppendJSON(payload[:0])
-		}
+		payload = awsproto.AppendSelf(r.Protocol, toSubscribeEvent(ev), payload[:0])
 		if err := w.Write(eventstream.EventMessageAs("SubscribeToShardEvent", ct, payload)); err != nil {
 			return err
 		}
@@ -144,7 +140,7 @@ func eventContentType(p awsproto.Protocol) (string, []byte) {
 	if p == awsproto.CBOR {
 		return p.ContentType(), []byte{0xa0}
 	}
-	return "application/json", []byte("{}")
+	return eventstream.ContentTypeJSON, []byte("{}")
 }
 
 // exceptionPayload is an exception event's payload.
