@@ -125,6 +125,14 @@ func WriteError(w http.ResponseWriter, p Protocol, e *Error) {
 // written yet: it answers InternalFailure and returns the error so the
 // caller can log it.
 func WriteResponse(w http.ResponseWriter, p Protocol, v any) error {
+	if e, ok := v.(Encoded); ok {
+		e.must(p)
+		err := writeBody(w, p, e.body)
+		if err == nil { // as below: a failed Write may still hold the buffer
+			responseBuffers.put(e.body)
+		}
+		return err
+	}
 	if encodesItself(p, v) {
 		body := AppendSelf(p, v, responseBuffers.get())
 		err := writeBody(w, p, body)
@@ -142,6 +150,36 @@ func WriteResponse(w http.ResponseWriter, p Protocol, v any) error {
 		return fmt.Errorf("encode %s response: %w", p, err)
 	}
 	return writeBody(w, p, body)
+}
+
+// Encoded is an answer already encoded in its protocol (EncodeSelf), in a
+// buffer of the cache below; WriteResponse writes it as it is. An
+// operation encodes its own answer when that work has to happen inside a
+// bound the operation holds, as GetRecords does inside its read turn.
+type Encoded struct {
+	p    Protocol
+	body []byte
+}
+
+// EncodeSelf encodes v, which must be a CBORAppender for CBOR and a
+// JSONAppender for JSON, in p.
+func EncodeSelf(p Protocol, v any) Encoded {
+	return Encoded{p: p, body: AppendSelf(p, v, responseBuffers.get())}
+}
+
+// Bytes returns the encoding.
+func (e Encoded) Bytes() []byte { return e.body }
+
+// AppendJSON appends the encoding, which must be JSON.
+func (e Encoded) AppendJSON(b []byte) []byte { e.must(JSON); return append(b, e.body...) }
+
+// AppendCBOR appends the encoding, which must be CBOR.
+func (e Encoded) AppendCBOR(b []byte) []byte { e.must(CBOR); return append(b, e.body...) }
+
+func (e Encoded) must(p Protocol) {
+	if (e.p == CBOR) != (p == CBOR) { // as AppendSelf, anything but CBOR is JSON
+		panic(fmt.Sprintf("awsproto: an answer encoded in %s written as %s", e.p, p))
+	}
 }
 
 // responseBuffers holds the buffers that self-encoding (JSONAppender)

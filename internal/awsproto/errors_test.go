@@ -454,18 +454,53 @@ func TestWriteResponseReusesOnlyFreeBuffers(t *testing.T) {
 	if err := WriteResponse(failed, JSON, appendOut{S: strings.Repeat("a", 1000)}); err == nil {
 		t.Fatal("the failed Write's error was not returned")
 	}
+	if err := WriteResponse(failed, JSON, EncodeSelf(JSON, appendOut{S: strings.Repeat("z", 1000)})); err == nil {
+		t.Fatal("the failed Write's error was not returned for an encoded answer")
+	}
 	want := `{"S":"` + strings.Repeat("a", 1000) + `"}`
+	wantEncoded := `{"S":"` + strings.Repeat("z", 1000) + `"}`
 	for i := range 50 {
 		v := appendOut{S: strings.Repeat(string(rune('b'+i%20)), 1+i*37)}
 		rec := httptest.NewRecorder()
-		if err := WriteResponse(rec, JSON, v); err != nil {
+		var out any = v
+		if i%2 == 1 {
+			out = EncodeSelf(JSON, v) // encoded by the operation, in a cached buffer
+		}
+		if err := WriteResponse(rec, JSON, out); err != nil {
 			t.Fatal(err)
 		}
 		if b, _ := json.Marshal(v); rec.Body.String() != string(b) || rec.Header().Get("Content-Length") != itoa(len(b)) {
 			t.Fatalf("answer %d: %q (Content-Length %s), want %q", i, rec.Body.String(), rec.Header().Get("Content-Length"), b)
 		}
-		if string(failed.kept[0]) != want {
-			t.Fatalf("answer %d wrote into the buffer a failed Write kept: %.40q", i, failed.kept[0])
+		if string(failed.kept[0]) != want || string(failed.kept[1]) != wantEncoded {
+			t.Fatalf("answer %d wrote into a buffer a failed Write kept: %.40q, %.40q", i, failed.kept[0], failed.kept[1])
 		}
 	}
+}
+
+// TestEncoded: an answer an operation encoded itself is written as it is,
+// with its headers; it appends only as the protocol it was encoded in.
+func TestEncoded(t *testing.T) {
+	e := EncodeSelf(JSON, appendOut{S: "x"})
+	rec := httptest.NewRecorder()
+	if err := WriteResponse(rec, JSON, e); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusOK || rec.Body.String() != `{"S":"x"}` || rec.Header().Get("Content-Type") != JSON.ContentType() ||
+		rec.Header().Get("Content-Length") != "9" {
+		t.Errorf("got %d %v %s", rec.Code, rec.Header(), rec.Body.String())
+	}
+	e = EncodeSelf(JSON, appendOut{S: "y"})
+	if got, err := Marshal(JSON, e); err != nil || string(got) != `{"S":"y"}` {
+		t.Errorf("Marshal(JSON, encoded) = %s, %v", got, err)
+	}
+	if got := e.AppendJSON([]byte("[")); string(got) != `[{"S":"y"}` {
+		t.Errorf("AppendJSON = %s", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a JSON answer appended as CBOR did not panic")
+		}
+	}()
+	e.AppendCBOR(nil)
 }

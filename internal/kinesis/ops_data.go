@@ -231,10 +231,17 @@ func (s *Service) getRecords(r *Request) (any, error) {
 	if in.DryRun != nil && *in.DryRun {
 		return nil, dryRunError()
 	}
+	s.reads.take()
+	defer s.reads.give()
 	res, err := s.eng.GetRecords(*in.ShardIterator, limit)
 	if err != nil {
 		return nil, err
 	}
+	return awsproto.EncodeSelf(r.Protocol, getRecordsAnswer(res)), nil // inside the turn
+}
+
+// getRecordsAnswer is the wire form of res.
+func getRecordsAnswer(res engine.GetRecordsResult) getRecordsOutput {
 	out := getRecordsOutput{Records: make([]recordOut, len(res.Records)), NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest}
 	for i, rec := range res.Records {
 		out.Records[i] = recordOut{
@@ -243,7 +250,7 @@ func (s *Service) getRecords(r *Request) (any, error) {
 		}
 	}
 	out.ChildShards = toChildShards(res.ChildShards)
-	return out, nil
+	return out
 }
 
 func toChildShards(children []engine.ChildShard) []childShard {

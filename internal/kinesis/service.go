@@ -33,8 +33,9 @@ type Request struct {
 
 // Service answers Kinesis Data Streams operations.
 type Service struct {
-	eng *engine.Engine
-	log *slog.Logger
+	eng   *engine.Engine
+	log   *slog.Logger
+	reads *turns // GetRecords reading and encoding; turns.go
 }
 
 // New returns a Service over eng.
@@ -42,7 +43,7 @@ func New(eng *engine.Engine, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{eng: eng, log: log}
+	return &Service{eng: eng, log: log, reads: newTurns(readTurns())}
 }
 
 type handler func(s *Service, r *Request) (any, error)

@@ -1,0 +1,130 @@
+package kinesis
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicedata/sluice/internal/awsproto"
+)
+
+// TestGetRecordsWaitsForATurn holds the only read turn and checks that a
+// GetRecords call waits for it, then answers in full once it is given back.
+func TestGetRecordsWaitsForATurn(t *testing.T) {
+	s := newService(t)
+	s.reads = newTurns(1)
+	mustCallT(t, s, "CreateStream", `{"StreamName":"s","ShardCount":1}`)
+	mustCallT(t, s, "PutRecord", `{"StreamName":"s","PartitionKey":"k","Data":"aGVsbG8="}`)
+	it := mustCallT(t, s, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}`).(getShardIteratorOutput).ShardIterator
+
+	s.reads.take()
+	type answer struct {
+		out any
+		err *awsproto.Error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		out, err := call(s, "GetRecords", `{"ShardIterator":"`+it+`"}`)
+		done <- answer{out, err}
+	}()
+	waitFor(t, "GetRecords to wait for a turn", func() bool { return s.reads.waiting.Load() == 1 })
+	select {
+	case a := <-done:
+		t.Fatalf("GetRecords answered while the only turn was held: %v %v", a.out, a.err)
+	default:
+	}
+	s.reads.give()
+
+	var a answer
+	select {
+	case a = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("GetRecords did not answer after the turn was given back")
+	}
+	if a.err != nil {
+		t.Fatalf("GetRecords: %v", a.err)
+	}
+	enc, ok := a.out.(awsproto.Encoded)
+	if !ok {
+		t.Fatalf("GetRecords answered a %T, want awsproto.Encoded", a.out)
+	}
+	var got struct {
+		Records []struct {
+			Data         []byte
+			PartitionKey string
+		}
+		NextShardIterator string
+	}
+	if err := awsproto.Unmarshal(awsproto.JSON, enc.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Records) != 1 || string(got.Records[0].Data) != "hello" || got.Records[0].PartitionKey != "k" || got.NextShardIterator == "" {
+		t.Fatalf("GetRecords answered %s", enc.Bytes())
+	}
+	// The turn came back: the next call needs it too.
+	if _, err := call(s, "GetRecords", `{"ShardIterator":"`+it+`"}`); err != nil {
+		t.Fatalf("second GetRecords: %v", err)
+	}
+	if n := len(s.reads.ch); n != 0 {
+		t.Fatalf("%d turns still taken after the calls answered", n)
+	}
+}
+
+// TestGetRecordsErrorGivesTurnBack checks that a call the engine refuses
+// (an iterator it cannot open) waits for a turn like any other and gives it
+// back.
+func TestGetRecordsErrorGivesTurnBack(t *testing.T) {
+	s := newService(t)
+	s.reads = newTurns(1)
+	s.reads.take()
+	done := make(chan *awsproto.Error, 1)
+	go func() {
+		_, err := call(s, "GetRecords", `{"ShardIterator":"`+strings.Repeat("A", 100)+`"}`)
+		done <- err
+	}()
+	waitFor(t, "the call to wait for a turn", func() bool { return s.reads.waiting.Load() == 1 })
+	s.reads.give()
+	select {
+	case err := <-done:
+		if err == nil || err.Type != "InvalidArgumentException" {
+			t.Fatalf("GetRecords with a made-up iterator: %v, want InvalidArgumentException", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("GetRecords did not answer after the turn was given back")
+	}
+	if n := len(s.reads.ch); n != 0 {
+		t.Fatalf("%d turns still taken after a refused call", n)
+	}
+}
+
+// waitFor waits up to 10 s for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestReadTurns(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for procs, want := range map[int]int{1: 1, 2: 1, 3: 1, 4: 2, 16: 8} {
+		runtime.GOMAXPROCS(procs)
+		if got := readTurns(); got != want {
+			t.Errorf("GOMAXPROCS %d: %d read turns, want %d", procs, got, want)
+		}
+	}
+}
+
+func mustCallT(t *testing.T, s *Service, op, body string) any {
+	t.Helper()
+	out, err := call(s, op, body)
+	if err != nil {
+		t.Fatalf("%s: %v", op, err)
+	}
+	return out
+}
