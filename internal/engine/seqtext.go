@@ -2,7 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
-	"strings"
+	"unsafe"
 )
 
 // seqCounterStep is 2^80 in decimal: the counter field of a sequence
@@ -18,11 +18,15 @@ var seqStepGroups = decimalGroups(seqCounterStep)
 // in counter order from one shard. Each number after the first is the one
 // before it plus seqCounterStep when it shares its arrival second: an
 // addition on the last 32 digits, held as four base-10^8 groups, rather
-// than SeqNum.String's 192-bit divisions. The texts share one string
-// rather than taking an allocation each. Not safe for concurrent use.
+// than SeqNum.String's 192-bit divisions. The texts share one buffer
+// rather than taking an allocation each: they are strings over it, which
+// never change, as the buffer is only ever appended to (growing it copies
+// the texts to a new array and leaves the old one as it is), unless its
+// owner reuses it (readScratch), when nothing may use the texts any more.
+// Not safe for concurrent use.
 type seqTexts struct {
 	sh *shard
-	b  strings.Builder
+	b  []byte
 	// digits[p:] is the previous number; p == len(digits) before the
 	// first. 64 digits hold any 188-bit number (at most 57).
 	digits [64]byte
@@ -35,9 +39,13 @@ type seqTexts struct {
 }
 
 func newSeqTexts(sh *shard, records int) *seqTexts {
-	t := &seqTexts{sh: sh}
+	return newSeqTextsIn(sh, make([]byte, 0, records*56)) // the length of a number today
+}
+
+// newSeqTextsIn returns seqTexts writing the texts into buf from its start.
+func newSeqTextsIn(sh *shard, buf []byte) *seqTexts {
+	t := &seqTexts{sh: sh, b: buf[:0]}
 	t.p = len(t.digits)
-	t.b.Grow(records * 56) // the length of a number today
 	return t
 }
 
@@ -52,9 +60,8 @@ func (t *seqTexts) next(counter uint64, arrivalMillis int64) string {
 	}
 	t.counter, t.sec = counter, sec
 	n := len(t.digits) - t.p
-	t.b.Write(t.digits[t.p:])
-	s := t.b.String()
-	return s[len(s)-n:]
+	t.b = append(t.b, t.digits[t.p:]...)
+	return unsafe.String(&t.b[len(t.b)-n], n)
 }
 
 // set makes s, a decimal number without leading zeros, the one held.

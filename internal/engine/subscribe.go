@@ -256,7 +256,7 @@ func (s *Subscription) poll(now int64) (*SubscribeEvent, <-chan struct{}, time.D
 			}
 		}
 		wake = sh.notify.wait() // before reading, so no append is missed
-		r, err := e.readRecordsLocked(st, sh, s.offset, subscribeEventRecords, subscribeEventBytes, now)
+		r, err := e.readRecordsLocked(st, sh, s.offset, subscribeEventRecords, subscribeEventBytes, now, nil)
 		if err != nil {
 			return err
 		}

@@ -2,10 +2,12 @@ package kinesis
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicedata/sluice/internal/awsproto"
 	"github.com/sluicedata/sluice/internal/engine"
+	"github.com/sluicedata/sluice/internal/freelist"
 )
 
 // Record and request size limits (AWS defaults).
@@ -237,12 +239,27 @@ func (s *Service) getRecords(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return awsproto.EncodeSelf(r.Protocol, getRecordsAnswer(res)), nil // inside the turn
+	// Encoded inside the turn; then the records' buffers serve other reads.
+	defer res.Release()
+	outs, _ := recordOuts.Get()
+	defer func() { recordOuts.Put(outs) }() // as grown
+	return awsproto.EncodeSelf(r.Protocol, getRecordsAnswer(res, &outs)), nil
 }
 
-// getRecordsAnswer is the wire form of res.
-func getRecordsAnswer(res engine.GetRecordsResult) getRecordsOutput {
-	out := getRecordsOutput{Records: make([]recordOut, len(res.Records)), NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest}
+// recordOuts keeps the wire records of encoded GetRecords answers for the
+// next (800 KiB for 10,000 records), as the engine keeps its buffers. They
+// are not cleared: what they point to is in the engine's buffers, reused
+// as well, or replaced by the next answer's.
+var recordOuts = freelist.New[[]recordOut](8)
+
+// getRecordsAnswer is the wire form of res, its records in *outs (grown
+// as needed, nil for new ones).
+func getRecordsAnswer(res engine.GetRecordsResult, outs *[]recordOut) getRecordsOutput {
+	if outs == nil {
+		outs = new([]recordOut)
+	}
+	*outs = slices.Grow((*outs)[:0], len(res.Records))[:len(res.Records)]
+	out := getRecordsOutput{Records: *outs, NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest}
 	for i, rec := range res.Records {
 		out.Records[i] = recordOut{
 			SequenceNumber: rec.SequenceNumber, ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: rec.ArrivalMillis},

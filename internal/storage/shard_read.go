@@ -40,6 +40,14 @@ func (l *ShardLog) Read(from uint64, maxRecords, maxBytes int) ([]Record, error)
 // hundreds of KiB. The limits count the appended records only. The
 // appended records belong to the caller, as Read's do.
 func (l *ShardLog) ReadAppend(dst []Record, from uint64, maxRecords, maxBytes int) ([]Record, error) {
+	return l.ReadInto(dst, nil, from, maxRecords, maxBytes)
+}
+
+// ReadInto is ReadAppend copying the records' data into arena, from its
+// start, while it has room (and then into new blocks, as Read does): a
+// caller that reads often can give the same arena to its next read once it
+// no longer uses the records of this one.
+func (l *ShardLog) ReadInto(dst []Record, arena []byte, from uint64, maxRecords, maxBytes int) ([]Record, error) {
 	if maxRecords < 1 || maxBytes < 0 {
 		panic(fmt.Sprintf("storage: Read(from=%d, maxRecords=%d, maxBytes=%d)", from, maxRecords, maxBytes))
 	}
@@ -59,7 +67,7 @@ func (l *ShardLog) ReadAppend(dst []Record, from uint64, maxRecords, maxBytes in
 		case from == v.end:
 			return dst, nil
 		}
-		if recs, ok, err := l.readView(v, dst, from, maxRecords, maxBytes); ok {
+		if recs, ok, err := l.readView(v, dst, arena[:0], from, maxRecords, maxBytes); ok {
 			return recs, err
 		}
 	}
@@ -68,8 +76,8 @@ func (l *ShardLog) ReadAppend(dst []Record, from uint64, maxRecords, maxBytes in
 // readView reads from v; ok is false if the segment holding from was
 // trimmed (or the log closed) after v was loaded, and the caller must
 // retry on a fresh view.
-func (l *ShardLog) readView(v *logView, dst []Record, from uint64, maxRecords, maxBytes int) (recs []Record, ok bool, err error) {
-	r := &recordReader{next: from, maxRecords: maxRecords, maxBytes: maxBytes, out: dst, base: len(dst)}
+func (l *ShardLog) readView(v *logView, dst []Record, arena []byte, from uint64, maxRecords, maxBytes int) (recs []Record, ok bool, err error) {
+	r := &recordReader{next: from, maxRecords: maxRecords, maxBytes: maxBytes, out: dst, base: len(dst), arena: arena}
 	for i := v.segmentFor(from); i < len(v.segs) && !r.full; i++ {
 		if !v.segs[i].acquire() {
 			// Trims go oldest first, so the records already taken were
