@@ -12,7 +12,9 @@ import (
 // to answer once durable) double their latency. With turns for half the
 // processors, reads keep their throughput on the half they get and writes
 // always find the rest. Nothing is held across I/O to a client: the answer
-// is written out after the turn is given back.
+// is written out after the turn is given back. A read the page cache
+// cannot serve waits for the disk inside its turn, which delays other
+// readers (with one turn, all of them), never writers.
 type turns struct {
 	ch      chan struct{}
 	waiting atomic.Int32 // callers in take; for tests
