@@ -117,11 +117,11 @@ func marshalAnswer(b *testing.B, p awsproto.Protocol, out any) []byte {
 	return body
 }
 
-func mustCall(b *testing.B, s *Service, op, body string) any {
-	b.Helper()
+func mustCall(tb testing.TB, s *Service, op, body string) any {
+	tb.Helper()
 	out, err := call(s, op, body)
 	if err != nil {
-		b.Fatalf("%s: %v", op, err)
+		tb.Fatalf("%s: %v", op, err)
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicedata/sluice/internal/awsproto"
+	"github.com/sluicedata/sluice/internal/testwait"
 )
 
 // TestGetRecordsWaitsForATurn holds the only read turn and checks that a
@@ -14,9 +15,9 @@ import (
 func TestGetRecordsWaitsForATurn(t *testing.T) {
 	s := newService(t)
 	s.reads = newTurns(1)
-	mustCallT(t, s, "CreateStream", `{"StreamName":"s","ShardCount":1}`)
-	mustCallT(t, s, "PutRecord", `{"StreamName":"s","PartitionKey":"k","Data":"aGVsbG8="}`)
-	it := mustCallT(t, s, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}`).(getShardIteratorOutput).ShardIterator
+	mustCall(t, s, "CreateStream", `{"StreamName":"s","ShardCount":1}`)
+	mustCall(t, s, "PutRecord", `{"StreamName":"s","PartitionKey":"k","Data":"aGVsbG8="}`)
+	it := mustCall(t, s, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}`).(getShardIteratorOutput).ShardIterator
 
 	s.reads.take()
 	type answer struct {
@@ -28,7 +29,7 @@ func TestGetRecordsWaitsForATurn(t *testing.T) {
 		out, err := call(s, "GetRecords", `{"ShardIterator":"`+it+`"}`)
 		done <- answer{out, err}
 	}()
-	waitFor(t, "GetRecords to wait for a turn", func() bool { return s.reads.waiting.Load() == 1 })
+	testwait.Until(t, 10*time.Second, "GetRecords to wait for a turn", func() bool { return s.reads.waiting.Load() == 1 })
 	select {
 	case a := <-done:
 		t.Fatalf("GetRecords answered while the only turn was held: %v %v", a.out, a.err)
@@ -83,7 +84,7 @@ func TestGetRecordsErrorGivesTurnBack(t *testing.T) {
 		_, err := call(s, "GetRecords", `{"ShardIterator":"`+strings.Repeat("A", 100)+`"}`)
 		done <- err
 	}()
-	waitFor(t, "the call to wait for a turn", func() bool { return s.reads.waiting.Load() == 1 })
+	testwait.Until(t, 10*time.Second, "the call to wait for a turn", func() bool { return s.reads.waiting.Load() == 1 })
 	s.reads.give()
 	select {
 	case err := <-done:
@@ -98,18 +99,6 @@ func TestGetRecordsErrorGivesTurnBack(t *testing.T) {
 	}
 }
 
-// waitFor waits up to 10 s for cond.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestReadTurns(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	for procs, want := range map[int]int{1: 1, 2: 1, 3: 1, 4: 2, 16: 8} {
@@ -118,13 +107,4 @@ func TestReadTurns(t *testing.T) {
 			t.Errorf("GOMAXPROCS %d: %d read turns, want %d", procs, got, want)
 		}
 	}
-}
-
-func mustCallT(t *testing.T, s *Service, op, body string) any {
-	t.Helper()
-	out, err := call(s, op, body)
-	if err != nil {
-		t.Fatalf("%s: %v", op, err)
-	}
-	return out
 }

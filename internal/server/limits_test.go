@@ -22,6 +22,7 @@ import (
 	"github.com/sluicedata/sluice/internal/engine"
 	"github.com/sluicedata/sluice/internal/kinesis"
 	"github.com/sluicedata/sluice/internal/storage"
+	"github.com/sluicedata/sluice/internal/testwait"
 	"github.com/sluicedata/sluice/internal/vfs"
 )
 
@@ -288,8 +289,8 @@ func TestSlowReader(t *testing.T) {
 	// deadline (300 ms and a few ms for the size at 1 GiB/s), then the
 	// server closes the connection; what the kernel still holds drains
 	// to the client, slowly, through its small window.
-	waitFor(t, "the connection to be accepted", func() bool { return l.conns.open.Load() == 1 })
-	waitFor(t, "the stalled connection to be closed", func() bool { return l.conns.open.Load() == 0 })
+	testwait.Until(t, waitLimit, "the connection to be accepted", func() bool { return l.conns.open.Load() == 1 })
+	testwait.Until(t, waitLimit, "the stalled connection to be closed", func() bool { return l.conns.open.Load() == 0 })
 }
 
 // call makes one JSON call through the handler and returns the body of
@@ -313,24 +314,12 @@ func (l *liveServer) call(t *testing.T, op, body string) []byte {
 	return b
 }
 
-// waitFor polls cond until it holds, failing the test after waitLimit.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestMaxConnections: connections beyond the limit are closed when
 // accepted; a freed slot is taken by the next connection.
 func TestMaxConnections(t *testing.T) {
 	l := startLive(t, Config{MaxConnections: 2})
 	c1, c2 := l.dial(t), l.dial(t)
-	waitFor(t, "two connections to be accepted", func() bool { return l.conns.open.Load() == 2 })
+	testwait.Until(t, waitLimit, "two connections to be accepted", func() bool { return l.conns.open.Load() == 2 })
 	c3 := l.dial(t)
 	if _, err := c3.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !isConnReset(err) {
 		t.Errorf("third connection: read %v, want it closed", err)
@@ -344,7 +333,7 @@ func TestMaxConnections(t *testing.T) {
 		}
 	}
 	c1.Close()
-	waitFor(t, "the closed connection's slot to be freed", func() bool { return l.conns.open.Load() == 1 })
+	testwait.Until(t, waitLimit, "the closed connection's slot to be freed", func() bool { return l.conns.open.Load() == 1 })
 	c4 := l.dial(t)
 	io.WriteString(c4, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp, err := http.ReadResponse(bufio.NewReader(c4), nil); err != nil || resp.StatusCode != http.StatusOK {

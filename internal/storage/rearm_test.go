@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicedata/sluice/internal/testwait"
 	"github.com/sluicedata/sluice/internal/vfs"
 )
 
@@ -515,11 +516,11 @@ func TestAppendGate(t *testing.T) {
 			go appendOne(1)
 			<-blocked // the first batch waits for its fsync
 			go appendOne(2)
-			waitFor(t, "two batches written", func() bool { return l.gate.pendingBytes() == 2*size && writes.Load() == written+2 })
+			testwait.Until(t, 10*time.Second, "two batches written", func() bool { return l.gate.pendingBytes() == 2*size && writes.Load() == written+2 })
 			wg.Add(1)
 			go appendOne(3) // past the bound
 			if !tt.wantBusy {
-				waitFor(t, "the third Append to wait", func() bool { return l.gate.waiting() == 1 })
+				testwait.Until(t, 10*time.Second, "the third Append to wait", func() bool { return l.gate.waiting() == 1 })
 				unblock()
 			} else {
 				err := <-results
@@ -548,18 +549,6 @@ func TestAppendGate(t *testing.T) {
 			// Alone, a batch over the bound is admitted.
 			mustAppend(t, l, entries(0, 1, int(3*size)), 4)
 		})
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/sluicedata/sluice/internal/testwait"
 	"github.com/sluicedata/sluice/internal/vfs"
 )
 
@@ -325,7 +327,7 @@ func TestNoSyncBackgroundFlush(t *testing.T) {
 		mustAppend(t, l, entries(n, per, size), 1)
 		n += per
 	}
-	waitFor(t, "a background sync", func() bool {
+	testwait.Until(t, 10*time.Second, "a background sync", func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return syncs.Load() > base && !l.mu.syncing
@@ -343,5 +345,5 @@ func TestNoSyncBackgroundFlush(t *testing.T) {
 		}
 		n += per
 	}
-	waitFor(t, "the failed background sync to fail the log", func() bool { return errors.Is(l.Err(), vfs.ErrInjected) })
+	testwait.Until(t, 10*time.Second, "the failed background sync to fail the log", func() bool { return errors.Is(l.Err(), vfs.ErrInjected) })
 }

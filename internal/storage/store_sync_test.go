@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicedata/sluice/internal/testwait"
 	"github.com/sluicedata/sluice/internal/vfs"
 )
 
@@ -54,7 +55,7 @@ func TestSharedSyncOneRoundForManyLogs(t *testing.T) {
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock)
-	waitFor(t, "every log in a round", func() bool {
+	testwait.Until(t, 10*time.Second, "every log in a round", func() bool {
 		for _, l := range ls {
 			l.mu.Lock()
 			joined := l.mu.syncRound != 0
