@@ -19,17 +19,18 @@ func TestCrashAtEverySyncShared(t *testing.T) {
 	crashAtEverySync(t, Options{SegmentBytes: 600, IndexIntervalBytes: 100, SharedSync: true}, nil)
 }
 
-// TestSharedSyncOneRoundForManyLogs: batches of eight logs written while a
-// sync runs are made durable by the next one, together: two syncs for
-// eight logs.
+// TestSharedSyncOneRoundForManyLogs: batches of seven logs written while
+// the sync of an eighth's runs are made durable by the next one, together:
+// two syncs for eight logs.
 func TestSharedSyncOneRoundForManyLogs(t *testing.T) {
 	const logs = 8
 	mem := vfs.NewMem()
 	var syncs atomic.Int64
 	var s *Store
-	release := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	inj := vfs.InjectorFunc(func(op vfs.Op, path string) error {
 		if op == vfs.OpSyncFS && syncs.Add(1) == 1 {
+			close(started)
 			<-release
 		}
 		return nil
@@ -43,18 +44,28 @@ func TestSharedSyncOneRoundForManyLogs(t *testing.T) {
 		ls[i] = createShard(t, s, fmt.Sprintf("s/%d", i))
 	}
 	var wg sync.WaitGroup
-	for i, l := range ls {
+	appendTo := func(i int, l *ShardLog) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			mustAppendAsync(t, l, entries(0, 3, 20), int64(i))
 		}()
 	}
-	// The first sync holds until every log has joined it or the round
-	// after it.
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock)
+	// The first log's batch starts a round whose sync holds; the other
+	// seven are written while it runs. (Started all at once, they could
+	// all join the first round before its sync began: one sync.)
+	appendTo(0, ls[0])
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first batch started no sync")
+	}
+	for i, l := range ls[1:] {
+		appendTo(i+1, l)
+	}
 	testwait.Until(t, 10*time.Second, "every log in a round", func() bool {
 		for _, l := range ls {
 			l.mu.Lock()
