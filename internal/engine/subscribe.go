@@ -93,6 +93,11 @@ type Subscription struct {
 	done    chan struct{}
 	endOnce sync.Once
 	endErr  *Error // why it ended early; nil for a normal end
+
+	// scratch holds the records of the last event Next returned, given
+	// back to readScratches at the next poll (or left to the garbage
+	// collector if there is none).
+	scratch *readScratch
 }
 
 // ErrSubscriptionEnded is returned by Next once the subscription's
@@ -189,6 +194,7 @@ type SubscribeEvent struct {
 // empty event after heartbeat of quiet, or the shard's end. It returns
 // ErrSubscriptionEnded when the lifetime is over, an *Error when the
 // subscription was taken over or the stream went away, or ctx's error.
+// The event's records, their data and texts, are good until the next call.
 func (s *Subscription) Next(ctx context.Context, heartbeat time.Duration) (SubscribeEvent, error) {
 	timer := time.NewTimer(heartbeat)
 	defer timer.Stop()
@@ -241,6 +247,18 @@ func (s *Subscription) poll(now int64) (*SubscribeEvent, <-chan struct{}, time.D
 	var ev *SubscribeEvent
 	var wake <-chan struct{}
 	var wait time.Duration
+	if s.scratch != nil { // the last event is encoded and sent by now
+		giveScratch(s.scratch)
+		s.scratch = nil
+	}
+	sc := takeScratch()
+	defer func() {
+		if ev != nil && len(ev.Records) > 0 {
+			s.scratch = sc
+		} else {
+			giveScratch(sc)
+		}
+	}()
 	err := e.viewStream(s.stream, func(st *stream, _ int64) error {
 		sh := st.shardByIndex(s.shardIndex)
 		if sh == nil || st.expiredLocked(sh, now) {
@@ -256,7 +274,7 @@ func (s *Subscription) poll(now int64) (*SubscribeEvent, <-chan struct{}, time.D
 			}
 		}
 		wake = sh.notify.wait() // before reading, so no append is missed
-		r, err := e.readRecordsLocked(st, sh, s.offset, subscribeEventRecords, subscribeEventBytes, now, nil)
+		r, err := e.readRecordsLocked(st, sh, s.offset, subscribeEventRecords, subscribeEventBytes, now, sc)
 		if err != nil {
 			return err
 		}

@@ -258,7 +258,7 @@ func getRecordsAnswer(res engine.GetRecordsResult, outs *[]recordOut) getRecords
 	if outs == nil {
 		outs = new([]recordOut)
 	}
-	*outs = slices.Grow((*outs)[:0], len(res.Records))[:len(res.Records)]
+	*outs = growRecordOuts(*outs, len(res.Records))
 	out := getRecordsOutput{Records: *outs, NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest}
 	for i, rec := range res.Records {
 		out.Records[i] = recordOut{
@@ -268,6 +268,15 @@ func getRecordsAnswer(res engine.GetRecordsResult, outs *[]recordOut) getRecords
 	}
 	out.ChildShards = toChildShards(res.ChildShards)
 	return out
+}
+
+// growRecordOuts returns outs resized to n records, never nil: an answer
+// without records has "Records":[], not null.
+func growRecordOuts(outs []recordOut, n int) []recordOut {
+	if outs == nil {
+		return make([]recordOut, n)
+	}
+	return slices.Grow(outs[:0], n)[:n]
 }
 
 func toChildShards(children []engine.ChildShard) []childShard {

@@ -67,7 +67,8 @@ func (s *Service) SubscribeToShard(ctx context.Context, r *Request, w EventWrite
 	if err := w.Write(eventstream.EventMessageAs("initial-response", ct, initial)); err != nil {
 		return err
 	}
-	var payload []byte // reused once a Write has taken it
+	var payload []byte   // reused once a Write has taken it
+	var outs []recordOut // an event's wire records, reused likewise
 	for {
 		ev, err := sub.Next(ctx, SubscribeHeartbeat)
 		switch {
@@ -76,7 +77,7 @@ func (s *Service) SubscribeToShard(ctx context.Context, r *Request, w EventWrite
 		case err != nil:
 			return s.writeException(w, r.Protocol, err)
 		}
-		payload = awsproto.AppendSelf(r.Protocol, toSubscribeEvent(ev), payload[:0])
+		payload = awsproto.AppendSelf(r.Protocol, toSubscribeEvent(ev, &outs), payload[:0])
 		if err := w.Write(eventstream.EventMessageAs("SubscribeToShardEvent", ct, payload)); err != nil {
 			return err
 		}
@@ -118,8 +119,11 @@ func (s *Service) openSubscription(r *Request) (*engine.Subscription, error) {
 	return sub, nil
 }
 
-func toSubscribeEvent(ev engine.SubscribeEvent) subscribeEvent {
-	out := subscribeEvent{Records: make([]recordOut, len(ev.Records)), MillisBehindLatest: ev.MillisBehindLatest}
+// toSubscribeEvent is the wire form of ev, its records in *outs (grown as
+// needed).
+func toSubscribeEvent(ev engine.SubscribeEvent, outs *[]recordOut) subscribeEvent {
+	*outs = growRecordOuts(*outs, len(ev.Records))
+	out := subscribeEvent{Records: *outs, MillisBehindLatest: ev.MillisBehindLatest}
 	for i, rec := range ev.Records {
 		out.Records[i] = recordOut{
 			SequenceNumber: rec.SequenceNumber, ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: rec.ArrivalMillis},

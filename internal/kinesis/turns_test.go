@@ -108,3 +108,33 @@ func TestReadTurns(t *testing.T) {
 		}
 	}
 }
+
+// TestGetRecordsEmptyAnswer: an answer without records, from a fresh
+// process's first read and from one after reused buffers, has
+// "Records":[] as AWS sends, never null.
+func TestGetRecordsEmptyAnswer(t *testing.T) {
+	for {
+		if _, ok := recordOuts.Get(); !ok {
+			break
+		}
+	}
+	s := newService(t)
+	mustCall(t, s, "CreateStream", `{"StreamName":"s","ShardCount":1}`)
+	it := mustCall(t, s, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"LATEST"}`).(getShardIteratorOutput).ShardIterator
+	for i := range 3 {
+		if i == 1 {
+			mustCall(t, s, "PutRecord", `{"StreamName":"s","PartitionKey":"k","Data":"aGVsbG8="}`)
+			it = mustCall(t, s, "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}`).(getShardIteratorOutput).ShardIterator
+		}
+		out := mustCall(t, s, "GetRecords", `{"ShardIterator":"`+it+`"}`).(awsproto.Encoded)
+		body := string(out.Bytes())
+		if i != 1 && !strings.HasPrefix(body, `{"Records":[],`) {
+			t.Fatalf("read %d: %s", i, body)
+		}
+		var next struct{ NextShardIterator string }
+		if err := awsproto.Unmarshal(awsproto.JSON, out.Bytes(), &next); err != nil {
+			t.Fatal(err)
+		}
+		it = next.NextShardIterator
+	}
+}
