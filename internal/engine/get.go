@@ -257,9 +257,8 @@ type readResult struct {
 }
 
 // readRecordsLocked reads up to limit records and about maxBytes from
-// offset from, clamped to what retention keeps, into sc if it is not nil
-// (the records then live in sc's buffers), else into new ones. The caller
-// holds st.mu.
+// offset from, clamped to what retention keeps, into sc: the records live
+// in its buffers. The caller holds st.mu.
 func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, maxBytes int, now int64, sc *readScratch) (readResult, error) {
 	end := sh.end()
 	start, err := e.retainedStartLocked(st, sh, now)
@@ -272,39 +271,19 @@ func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, ma
 		return res, err
 	}
 	if from < end {
-		var dst []storage.Record
-		var arena []byte
-		if sc != nil {
-			dst, arena = sc.recs[:0], sc.arena
-		} else {
-			dst, _ = readBuffers.Get()
-		}
-		recs, err := sh.log.ReadInto(dst, arena, from, min(limit, int(end-from)), maxBytes)
+		recs, err := sh.log.ReadInto(sc.recs[:0], sc.arena, from, min(limit, int(end-from)), maxBytes)
 		if errors.Is(err, storage.ErrOffsetTrimmed) {
 			from = sh.log.Start()
-			recs, err = sh.log.ReadInto(recs, arena, from, min(limit, int(end-from)), maxBytes)
+			recs, err = sh.log.ReadInto(recs, sc.arena, from, min(limit, int(end-from)), maxBytes)
 		}
-		if sc != nil {
-			sc.recs = recs
-		} else {
-			defer putReadBuffer(recs)
-		}
+		sc.recs = recs
 		if err != nil {
 			return res, e.storageFailure(err)
 		}
-		if sc != nil {
-			sc.out = slices.Grow(sc.out[:0], len(recs))[:len(recs)]
-			res.records = sc.out
-		} else {
-			res.records = make([]Record, len(recs))
-		}
-		var seqs *seqTexts
-		if sc != nil {
-			seqs = newSeqTextsIn(sh, slices.Grow(sc.seqs[:0], len(recs)*56))
-			defer func() { sc.seqs = seqs.b }() // as grown
-		} else {
-			seqs = newSeqTexts(sh, len(recs))
-		}
+		sc.out = slices.Grow(sc.out[:0], len(recs))[:len(recs)]
+		res.records = sc.out
+		seqs := newSeqTextsIn(sh, slices.Grow(sc.seqs[:0], len(recs)*56))
+		defer func() { sc.seqs = seqs.b }() // as grown
 		for i, r := range recs {
 			res.bytes += len(r.PartitionKey) + len(r.Data)
 			res.records[i] = Record{
@@ -318,43 +297,27 @@ func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, ma
 		}
 	}
 	res.next = from
-	if sc != nil {
-		sc.need = res.bytes
-	}
+	sc.need = res.bytes
 	if sh.meta.ClosedMillis != 0 && from >= end {
 		res.children = st.childShardsLocked(sh.meta.Index)
 	}
 	return res, nil
 }
 
-// readBuffers holds the storage records slices of finished reads that did
-// not read into a scratch (a subscription's): the records are copied into
-// Records, so the slice (560 KiB for 10,000 records) can serve the next
-// read.
-var readBuffers = freelist.New[[]storage.Record](maxCachedReads)
-
-// maxCachedReads bounds readBuffers and readScratches: reads at once that
-// reuse their buffers.
+// maxCachedReads bounds readScratches: reads at once that reuse their
+// buffers.
 const maxCachedReads = 8
 
-// putReadBuffer keeps recs for a later read, emptied so that it holds on to
-// no record's data; the caller must not use it again.
-func putReadBuffer(recs []storage.Record) {
-	if cap(recs) > 0 {
-		clear(recs)
-		readBuffers.Put(recs[:0])
-	}
-}
-
-// readScratch holds the buffers of one GetRecords read, which its caller
-// gives back (GetRecordsResult.Release) once the answer is encoded: the
-// storage's records, the engine's, the arena the records' data is copied
-// into and their sequence numbers' text. Taken afresh, the last three were
-// 2.2 MB of the 3.2 MB a 10,000-record read of 100-byte records allocated,
-// and a drain started a garbage collection every few calls. They are not
-// cleared when given back: what they point to is the arena and the texts
-// (reused) or blocks of keys and overflowing data, which the next read's
-// records replace.
+// readScratch holds the buffers of one read, which its caller gives back
+// once the answer is encoded (GetRecordsResult.Release; a subscription
+// gives back its last event's at its next poll): the storage's records,
+// the engine's, the arena the records' data is copied into and their
+// sequence numbers' text. Taken afresh, the last three were 2.2 MB of the
+// 3.2 MB a 10,000-record read of 100-byte records allocated, and a drain
+// started a garbage collection every few calls. They are not cleared when
+// given back: what they point to is the arena and the texts (reused) or
+// blocks of keys and overflowing data, which the next read's records
+// replace.
 type readScratch struct {
 	recs  []storage.Record
 	out   []Record

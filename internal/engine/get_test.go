@@ -4,31 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
-
-	"github.com/sluicedata/sluice/internal/storage"
 )
-
-func TestPutReadBuffer(t *testing.T) {
-	for {
-		if _, ok := readBuffers.Get(); !ok {
-			break
-		}
-	}
-	recs := make([]storage.Record, 3, 8)
-	recs[0] = storage.Record{PartitionKey: "k", Data: []byte("d")}
-	putReadBuffer(recs)
-	putReadBuffer(nil) // nothing to keep
-	got, ok := readBuffers.Get()
-	if !ok || len(got) != 0 || cap(got) != 8 {
-		t.Fatalf("Get = len %d cap %d %v, want 0 8 true", len(got), cap(got), ok)
-	}
-	if r := got[:1][0]; r.PartitionKey != "" || r.Data != nil {
-		t.Errorf("a kept slice still holds a record: %+v", r)
-	}
-	if _, ok := readBuffers.Get(); ok {
-		t.Error("an empty slice was kept")
-	}
-}
 
 // TestGetRecordsRelease: a released result's buffers serve the next
 // read, whose records are whole and right; a result not released keeps
