@@ -71,7 +71,7 @@ func BenchmarkGetRecords(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			return reflectGetRecordsOutput(getRecordsAnswer(res, nil))
+			return reflectGetRecordsOutput(getRecordsAnswer(res, new([]recordOut)))
 		}},
 	} {
 		b.Run(answer.name, func(b *testing.B) {

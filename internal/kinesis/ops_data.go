@@ -253,11 +253,8 @@ func (s *Service) getRecords(r *Request) (any, error) {
 var recordOuts = freelist.New[[]recordOut](8)
 
 // getRecordsAnswer is the wire form of res, its records in *outs (grown
-// as needed, nil for new ones).
+// as needed).
 func getRecordsAnswer(res engine.GetRecordsResult, outs *[]recordOut) getRecordsOutput {
-	if outs == nil {
-		outs = new([]recordOut)
-	}
 	*outs = growRecordOuts(*outs, len(res.Records))
 	out := getRecordsOutput{Records: *outs, NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest}
 	for i, rec := range res.Records {
