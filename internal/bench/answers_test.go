@@ -378,3 +378,25 @@ func BenchmarkPutCall(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParsePutRecords measures the scan of a PutRecords answer of 500
+// entries as Sluice writes them: what every producer does after each call.
+func BenchmarkParsePutRecords(b *testing.B) {
+	out := testPutRecordsOutput{Records: make([]testPutResult, 500)}
+	for i := range out.Records {
+		out.Records[i] = testPutResult{SequenceNumber: fmt.Sprintf("4965800000000000000000000000000000000000000000%010d", i),
+			ShardId: fmt.Sprintf("shardId-%012d", i%4)}
+	}
+	for _, p := range []awsproto.Protocol{awsproto.JSON, awsproto.CBOR} {
+		b.Run(p.String(), func(b *testing.B) {
+			body, _ := awsproto.Marshal(p, out)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if a, err := parsePutRecords(p, body); err != nil || a.entries != 500 {
+					b.Fatal(a, err)
+				}
+			}
+		})
+	}
+}
