@@ -237,6 +237,7 @@ const rows = [
 	["put 500 x 100 B, 4 shards, 4 producers", "records/s", "put-100B", (r) => r.records_per_sec],
 	["", "call p99 ms", "put-100B", (r) => r.latency_ms.calls && r.latency_ms.calls.p99],
 	["", "server CPU-s per million records", "put-100B", (r) => r.server_cpu_s_per_million_records],
+	["", "load generator CPU-s per million records", "put-100B", (r) => r.client_cpu_s_per_million_records],
 	["put 500 x 100 B, 4 shards, 8 producers", "records/s", "put-100B-8p", (r) => r.records_per_sec],
 	["", "call p99 ms", "put-100B-8p", (r) => r.latency_ms.calls && r.latency_ms.calls.p99],
 	["", "server CPU-s per million records", "put-100B-8p", (r) => r.server_cpu_s_per_million_records],
@@ -251,6 +252,8 @@ const rows = [
 	["e2e subscribe at half max put rate", "put call p99 ms", "e2e-subscribe", (r) => r.latency_ms.calls && r.latency_ms.calls.p99],
 	["", "put-to-read p50 ms", "e2e-subscribe", (r) => r.latency_ms.e2e && r.latency_ms.e2e.p50],
 	["", "put-to-read p99 ms", "e2e-subscribe", (r) => r.latency_ms.e2e && r.latency_ms.e2e.p99],
+	["", "server CPU-s per million records", "e2e-subscribe", (r) => r.server_cpu_s_per_million_records],
+	["", "load generator CPU-s per million records", "e2e-subscribe", (r) => r.client_cpu_s_per_million_records],
 ];
 const nosync = (f) => median(load("e2e-subscribe", "sluice-nosync").map(f));
 const ts = ["sluice", "kinesalite", "kinesis-mock"];

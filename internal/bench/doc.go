@@ -29,7 +29,9 @@
 // every call to the same operation within a second; latencies go into
 // fixed-bucket histograms, one per goroutine, merged at the end; calls
 // share one keep-alive HTTP/1.1 transport, subscriptions one HTTP/2 (h2c)
-// connection per consumer.
+// connection per consumer. Every report says what the generator itself
+// took (client_cpu_s, from getrusage), beside the server's CPU when
+// --server-pid names it.
 //
 // # Goroutines
 //

@@ -129,16 +129,18 @@ func sumTicks(fields [][]byte) (uint64, error) {
 	return ticks, nil
 }
 
-// cpuMeter measures the CPU a server process spends during a phase.
-// The zero pid measures nothing.
+// cpuMeter measures the CPU a server process spends during a phase, and
+// the load generator's own (this process's) CPU beside it. The zero pid
+// measures no server.
 type cpuMeter struct {
 	pid   int
 	start float64
+	self  float64 // selfCPUSeconds at the start
 }
 
-// startCPU begins a measurement of pid (0: none).
+// startCPU begins a measurement of pid (0: none) and of this process.
 func startCPU(pid int) (*cpuMeter, error) {
-	m := &cpuMeter{pid: pid}
+	m := &cpuMeter{pid: pid, self: selfCPUSeconds()}
 	if pid == 0 {
 		return m, nil
 	}
@@ -150,6 +152,10 @@ func startCPU(pid int) (*cpuMeter, error) {
 // finish records the CPU spent since start in res, with the CPU per
 // million records res counts.
 func (m *cpuMeter) finish(res *Result) error {
+	res.ClientCPUSeconds = selfCPUSeconds() - m.self
+	if res.Records > 0 {
+		res.ClientCPUPerMillion = res.ClientCPUSeconds / float64(res.Records) * 1e6
+	}
 	if m.pid == 0 {
 		return nil
 	}

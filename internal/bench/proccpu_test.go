@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -60,10 +61,42 @@ func TestCPUMeterOwnProcess(t *testing.T) {
 	if _, err := startCPU(1 << 30); err == nil {
 		t.Fatal("startCPU of a pid that does not exist: no error")
 	}
-	var none cpuMeter
-	r := Result{Records: 1}
-	if err := none.finish(&r); err != nil || r.ServerCPUSeconds != 0 {
-		t.Fatalf("pid 0: %v %v, want nothing measured", r.ServerCPUSeconds, err)
+}
+
+// TestCPUMeterLoadGenerator checks the load generator's own CPU: with no
+// server pid only it is measured, it grows while this process spins, it
+// is never more than the processors could have given in the time, and
+// its per-million figure uses the records counted.
+func TestCPUMeterLoadGenerator(t *testing.T) {
+	start := time.Now()
+	m, err := startCPU(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := start.Add(20 * time.Second)
+	res := Result{Records: 2_000_000}
+	for res.ClientCPUSeconds < 0.05 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no CPU time counted after spinning 20 s: %v", res.ClientCPUSeconds)
+		}
+		for x, i := 1, 0; i < 10_000_000; i++ {
+			x = x*31 + i
+			if x == 42 {
+				t.Log(x)
+			}
+		}
+		if err := m.finish(&res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if most := time.Since(start).Seconds() * float64(runtime.NumCPU()); res.ClientCPUSeconds > most {
+		t.Fatalf("load generator CPU %v s in %v of wall time on %d processors", res.ClientCPUSeconds, time.Since(start), runtime.NumCPU())
+	}
+	if want := res.ClientCPUSeconds / 2; res.ClientCPUPerMillion != want {
+		t.Fatalf("per million %v, want %v for %v s over 2 M records", res.ClientCPUPerMillion, want, res.ClientCPUSeconds)
+	}
+	if res.ServerCPUSeconds != 0 || res.ServerCPUPerMillion != 0 {
+		t.Fatalf("pid 0: server CPU %v (%v per million), want nothing measured", res.ServerCPUSeconds, res.ServerCPUPerMillion)
 	}
 }
 

@@ -84,6 +84,12 @@ type Result struct {
 	// ServerCPUPerMillion the same per million Records.
 	ServerCPUSeconds    float64 `json:"server_cpu_s,omitempty"`
 	ServerCPUPerMillion float64 `json:"server_cpu_s_per_million_records,omitempty"`
+	// ClientCPUSeconds is the user and system CPU the load generator
+	// itself (this process) spent during the same phase, and
+	// ClientCPUPerMillion the same per million Records: on a machine the
+	// two share, what measuring took from the server.
+	ClientCPUSeconds    float64 `json:"client_cpu_s,omitempty"`
+	ClientCPUPerMillion float64 `json:"client_cpu_s_per_million_records,omitempty"`
 	// Fill is get's write phase, when it filled the stream first.
 	Fill *Result `json:"fill,omitempty"`
 }
@@ -254,6 +260,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 	}
 	if r.ServerCPUSeconds > 0 {
 		fmt.Fprintf(w, "  server CPU %.2f s: %.2f CPU-s per million records\n", r.ServerCPUSeconds, r.ServerCPUPerMillion)
+	}
+	if r.ClientCPUSeconds > 0 {
+		fmt.Fprintf(w, "  load generator CPU %.2f s: %.2f CPU-s per million records\n", r.ClientCPUSeconds, r.ClientCPUPerMillion)
 	}
 	fmt.Fprintf(w, "  errors %s, throttles %s\n", group(r.Errors), group(r.Throttles))
 	if r.ErrorSample != "" {
