@@ -255,25 +255,26 @@ var recordOuts = freelist.New[[]recordOut](8)
 // getRecordsAnswer is the wire form of res, its records in *outs (grown
 // as needed).
 func getRecordsAnswer(res engine.GetRecordsResult, outs *[]recordOut) getRecordsOutput {
-	*outs = growRecordOuts(*outs, len(res.Records))
-	out := getRecordsOutput{Records: *outs, NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest}
-	for i, rec := range res.Records {
-		out.Records[i] = recordOut{
-			SequenceNumber: rec.SequenceNumber, ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: rec.ArrivalMillis},
-			Data: rec.Data, PartitionKey: rec.PartitionKey,
-		}
-	}
+	out := getRecordsOutput{Records: toRecordOuts(res.Records, outs), NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest}
 	out.ChildShards = toChildShards(res.ChildShards)
 	return out
 }
 
-// growRecordOuts returns outs resized to n records, never nil: an answer
-// without records has "Records":[], not null.
-func growRecordOuts(outs []recordOut, n int) []recordOut {
-	if outs == nil {
-		return make([]recordOut, n)
+// toRecordOuts returns the wire form of recs in *outs, resized to fit and
+// never nil: an answer without records has "Records":[], not null.
+func toRecordOuts(recs []engine.Record, outs *[]recordOut) []recordOut {
+	if *outs == nil {
+		*outs = make([]recordOut, len(recs))
+	} else {
+		*outs = slices.Grow((*outs)[:0], len(recs))[:len(recs)]
 	}
-	return slices.Grow(outs[:0], n)[:n]
+	for i, rec := range recs {
+		(*outs)[i] = recordOut{
+			SequenceNumber: rec.SequenceNumber, ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: rec.ArrivalMillis},
+			Data: rec.Data, PartitionKey: rec.PartitionKey,
+		}
+	}
+	return *outs
 }
 
 func toChildShards(children []engine.ChildShard) []childShard {

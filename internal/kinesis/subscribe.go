@@ -122,14 +122,7 @@ func (s *Service) openSubscription(r *Request) (*engine.Subscription, error) {
 // toSubscribeEvent is the wire form of ev, its records in *outs (grown as
 // needed).
 func toSubscribeEvent(ev engine.SubscribeEvent, outs *[]recordOut) subscribeEvent {
-	*outs = growRecordOuts(*outs, len(ev.Records))
-	out := subscribeEvent{Records: *outs, MillisBehindLatest: ev.MillisBehindLatest}
-	for i, rec := range ev.Records {
-		out.Records[i] = recordOut{
-			SequenceNumber: rec.SequenceNumber, ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: rec.ArrivalMillis},
-			Data: rec.Data, PartitionKey: rec.PartitionKey,
-		}
-	}
+	out := subscribeEvent{Records: toRecordOuts(ev.Records, outs), MillisBehindLatest: ev.MillisBehindLatest}
 	if ev.ContinuationSequenceNumber != "" {
 		out.ContinuationSequenceNumber = &ev.ContinuationSequenceNumber
 	}
