@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -10,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicedata/sluice/internal/awsproto"
@@ -26,21 +29,29 @@ const (
 	callTimeout = 60 * time.Second
 	// errorSampleBytes bounds the error message kept as a sample.
 	errorSampleBytes = 300
+	// dialTimeout bounds opening a connection, TLS included.
+	dialTimeout = 10 * time.Second
 )
 
 const targetPrefix = "Kinesis_20131202."
 
-// client is what every goroutine of a run shares: the endpoint, one
-// keep-alive HTTP/1.1 transport for unary calls, and the settings of
-// request signing. Each goroutine makes its own caller from it.
+// client is what every goroutine of a run shares: the endpoint, the
+// settings of request signing, and the connections its callers opened,
+// closed at the end of the run. Each goroutine makes its own caller from
+// it.
 type client struct {
 	endpoint *url.URL
+	addr     string // host:port to dial
 	proto    awsproto.Protocol
 	region   string
 	creds    Credentials
 	insecure bool
-	tr       *http.Transport
-	hc       *http.Client
+
+	mu struct {
+		sync.Mutex
+		conns  map[*conn]struct{} // open
+		closed bool
+	}
 }
 
 func newClient(cfg *Config) (*client, error) {
@@ -55,43 +66,61 @@ func newClient(cfg *Config) (*client, error) {
 	if cfg.Protocol == "cbor" {
 		proto = awsproto.CBOR
 	}
-	c := &client{endpoint: u, proto: proto, region: cfg.Region, creds: cfg.Credentials, insecure: cfg.Insecure}
-	c.tr = c.transport(false)
-	// Every goroutine that calls holds one connection at a time; a few
-	// spare keep the control plane off the data connections.
-	c.tr.MaxIdleConnsPerHost = cfg.Producers + max(cfg.Readers, cfg.Shards) + cfg.Shards*cfg.Consumers + 8
-	c.hc = &http.Client{Transport: c.tr, Timeout: callTimeout}
+	addr := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	c := &client{endpoint: u, addr: addr, proto: proto, region: cfg.Region, creds: cfg.Credentials, insecure: cfg.Insecure}
+	c.mu.conns = make(map[*conn]struct{})
 	return c, nil
 }
 
-// transport returns an HTTP transport for the endpoint: HTTP/1.1 with
-// keep-alives, or with h2 HTTP/2 only (h2c, prior knowledge, for http://).
-func (c *client) transport(h2 bool) *http.Transport {
+// tlsConfig is the TLS configuration of https:// connections offering
+// protos by ALPN.
+func (c *client) tlsConfig(protos ...string) *tls.Config {
+	return &tls.Config{
+		ServerName:         c.endpoint.Hostname(),
+		NextProtos:         protos,
+		InsecureSkipVerify: c.insecure, //nolint:gosec // --insecure asks for it
+	}
+}
+
+// h2Transport returns an HTTP/2-only transport for the endpoint (h2c,
+// prior knowledge, for http://): SubscribeToShard's.
+func (c *client) h2Transport() *http.Transport {
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        0, // no limit over all hosts; the per-host one applies
+		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-		TLSHandshakeTimeout: 10 * time.Second,
+		TLSHandshakeTimeout: dialTimeout,
+		TLSClientConfig:     c.tlsConfig(),
 		WriteBufferSize:     64 << 10,
 		ReadBufferSize:      64 << 10,
+		Protocols:           new(http.Protocols),
 	}
-	if c.insecure {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure asks for it
-	}
-	if h2 {
-		tr.Protocols = new(http.Protocols)
-		if c.endpoint.Scheme == "http" {
-			tr.Protocols.SetUnencryptedHTTP2(true)
-		} else {
-			tr.Protocols.SetHTTP2(true)
-		}
+	if c.endpoint.Scheme == "http" {
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	} else {
+		tr.Protocols.SetHTTP2(true)
 	}
 	return tr
 }
 
-// close releases the idle connections, so that no goroutine outlives the run.
-func (c *client) close() { c.tr.CloseIdleConnections() }
+// close closes every connection the run's callers opened; a caller that
+// calls after it fails.
+func (c *client) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.closed = true
+	for cn := range c.mu.conns {
+		cn.nc.Close()
+	}
+	clear(c.mu.conns)
+}
 
 // callError is a call that did not succeed: an AWS error envelope
 // (Type set), another HTTP status, or a transport failure (Status 0).
@@ -123,22 +152,134 @@ func isType(err error, typ string) bool {
 	return errors.As(err, &ce) && ce.Type == typ
 }
 
-// caller makes calls for one goroutine, reusing its signer's cache and its
-// response buffer between calls.
+// caller makes calls for one goroutine on a keep-alive HTTP/1.1
+// connection of its own, reusing its signer's cache, its request head and
+// its response buffer between calls.
 type caller struct {
-	c   *client
-	sig *signer
-	buf []byte
-	ct  []string // Content-Type, shared by every request
+	c    *client
+	sig  *signer
+	ct   string // Content-Type
+	cn   *conn  // nil until the first call, and after a failed one
+	head []byte
+	buf  []byte
+}
+
+func (c *client) caller() *caller {
+	return &caller{c: c, sig: newSigner(c.creds, c.region, c.endpoint.Host), ct: c.proto.ContentType()}
+}
+
+// conn is a caller's connection. A call writes its request and reads the
+// answer on the calling goroutine: net/http's Transport hands each request
+// to a goroutine that writes it and the answer to one that reads it, and
+// on a loaded machine every such hand-off waits for a processor.
+type conn struct {
+	nc     net.Conn
+	br     *bufio.Reader
+	reused bool // an answer was read on it
+}
+
+// dial opens the caller's connection.
+func (k *caller) dial(ctx context.Context) error {
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	var nc net.Conn
+	var err error
+	if k.c.endpoint.Scheme == "https" {
+		nc, err = (&tls.Dialer{NetDialer: d, Config: k.c.tlsConfig("http/1.1")}).DialContext(ctx, "tcp", k.c.addr)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", k.c.addr)
+	}
+	if err != nil {
+		return err
+	}
+	cn := &conn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
+	k.c.mu.Lock()
+	defer k.c.mu.Unlock()
+	if k.c.mu.closed {
+		nc.Close()
+		return errors.New("client closed")
+	}
+	k.c.mu.conns[cn] = struct{}{}
+	k.cn = cn
+	return nil
+}
+
+// drop closes the caller's connection after a failure or a
+// Connection: close.
+func (k *caller) drop() {
+	k.c.mu.Lock()
+	delete(k.c.mu.conns, k.cn)
+	k.c.mu.Unlock()
+	k.cn.nc.Close()
+	k.cn = nil
+}
+
+// call sends body to op and returns the response body on HTTP 200, valid
+// until the next call. Any other answer is a *callError. A call that
+// fails on a reused connection before any answer arrived (the server
+// closed it while idle) is sent once more on a new one, as net/http does.
+func (k *caller) call(ctx context.Context, op string, body []byte) ([]byte, error) {
+	for {
+		out, stale, err := k.try(ctx, op, body)
+		if !stale || ctx.Err() != nil {
+			return out, err
+		}
+	}
+}
+
+// try makes one attempt of call; stale reports a failure on a reused
+// connection before any byte of an answer.
+func (k *caller) try(ctx context.Context, op string, body []byte) (out []byte, stale bool, err error) {
+	if k.cn == nil {
+		if err := k.dial(ctx); err != nil {
+			return nil, false, &callError{Message: err.Error()}
+		}
+	}
+	cn := k.cn
+	// Cancelling ctx ends a call in flight, and its connection is not
+	// reused: a deadline in the past may land on it after the call.
+	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() && k.cn == cn {
+			k.drop()
+		}
+	}()
+	if err := cn.nc.SetDeadline(time.Now().Add(callTimeout)); err != nil {
+		k.drop()
+		return nil, false, &callError{Message: err.Error()}
+	}
+	k.head = k.appendHead(k.head[:0], op, len(body))
+	bufs := net.Buffers{k.head, body}
+	if _, err := bufs.WriteTo(cn.nc); err != nil {
+		k.drop()
+		return nil, cn.reused, &callError{Message: "write request: " + err.Error()}
+	}
+	if _, err := cn.br.Peek(1); err != nil {
+		k.drop()
+		return nil, cn.reused, &callError{Message: "read response: " + err.Error()}
+	}
+	resp, err := http.ReadResponse(cn.br, nil)
+	if err == nil {
+		k.buf, err = readAll(resp.Body, k.buf[:0])
+	}
+	if err != nil {
+		k.drop()
+		return nil, false, &callError{Message: "read response: " + err.Error()}
+	}
+	if resp.Close {
+		k.drop()
+	} else {
+		cn.reused = true
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, false, errorFromBody(k.c.proto, resp.StatusCode, k.buf)
+	}
+	return k.buf, false, nil
 }
 
 var unsignedPayloadHeader = []string{unsignedPayload}
 
-func (c *client) caller() *caller {
-	return &caller{c: c, sig: newSigner(c.creds, c.region, c.endpoint.Host), ct: []string{c.proto.ContentType()}}
-}
-
-// request builds a signed POST of body to op. The header map is built
+// request builds a signed POST of body to op for net/http: the
+// SubscribeToShard calls, which go over HTTP/2. The header map is built
 // directly with canonical keys, which costs less than Header.Set.
 func (k *caller) request(ctx context.Context, op string, body []byte, contentType []string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.c.endpoint.String(), bytes.NewReader(body))
@@ -161,28 +302,27 @@ func (k *caller) request(ctx context.Context, op string, body []byte, contentTyp
 	return req, nil
 }
 
-// call sends body to op and returns the response body on HTTP 200, valid
-// until the next call. Any other answer is a *callError. The response is
-// read to its end, which also tells net/http that the request body has
-// been written in full, so the caller may change it afterwards.
-func (k *caller) call(ctx context.Context, op string, body []byte) ([]byte, error) {
-	req, err := k.request(ctx, op, body, k.ct)
-	if err != nil {
-		return nil, err
+// appendHead appends the head of a signed POST of n bytes to op.
+func (k *caller) appendHead(b []byte, op string, n int) []byte {
+	target := targetPrefix + op
+	date, auth := k.sig.sign(target, k.ct, time.Now())
+	b = append(b, "POST / HTTP/1.1\r\nHost: "...)
+	b = append(b, k.c.endpoint.Host...)
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, k.ct...)
+	b = append(b, "\r\nX-Amz-Target: "...)
+	b = append(b, target...)
+	b = append(b, "\r\nX-Amz-Date: "...)
+	b = append(b, date...)
+	b = append(b, "\r\nX-Amz-Content-Sha256: "+unsignedPayload+"\r\nAuthorization: "...)
+	b = append(b, auth...)
+	if tok := k.c.creds.SessionToken; tok != "" {
+		b = append(b, "\r\nX-Amz-Security-Token: "...)
+		b = append(b, tok...)
 	}
-	resp, err := k.c.hc.Do(req)
-	if err != nil {
-		return nil, &callError{Message: err.Error()}
-	}
-	k.buf, err = readAll(resp.Body, k.buf[:0])
-	resp.Body.Close()
-	if err != nil {
-		return nil, &callError{Status: resp.StatusCode, Message: "read response: " + err.Error()}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, errorFromBody(k.c.proto, resp.StatusCode, k.buf)
-	}
-	return k.buf, nil
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, "\r\n\r\n"...)
 }
 
 // readAll appends r's bytes to buf until EOF, up to maxResponseBytes.

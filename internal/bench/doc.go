@@ -27,9 +27,12 @@
 // members needed without building the answer; SigV4 signs with
 // UNSIGNED-PAYLOAD, so no body is hashed, and a signature is reused for
 // every call to the same operation within a second; latencies go into
-// fixed-bucket histograms, one per goroutine, merged at the end; calls
-// share one keep-alive HTTP/1.1 transport, subscriptions one HTTP/2 (h2c)
-// connection per consumer. Every report says what the generator itself
+// fixed-bucket histograms, one per goroutine, merged at the end. Each
+// goroutine that calls keeps a keep-alive HTTP/1.1 connection of its own
+// and writes its request and reads the answer itself (client.go): net/http's
+// transport hands every call to a writing and a reading goroutine and
+// back, and on two shared cores each hand-off waits for a processor.
+// Subscriptions share one HTTP/2 (h2c) connection per consumer. Every report says what the generator itself
 // took (client_cpu_s, from getrusage), beside the server's CPU when
 // --server-pid names it.
 //
@@ -37,7 +40,7 @@
 //
 // Run owns every goroutine it starts: producers, readers, consumer tasks
 // and the progress line all end and are waited for before Run returns,
-// and idle connections are closed. Each goroutine keeps its own caller
+// and the connections are closed. Each goroutine keeps its own caller
 // (signer cache, response buffer) and histograms; shared totals are
 // atomic counters.
 //
