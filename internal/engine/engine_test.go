@@ -444,15 +444,39 @@ func TestPutRecordsIntoReusedResults(t *testing.T) {
 		entries[i] = PutEntry{PartitionKey: fmt.Sprint("k", i), Data: []byte{byte(i)}}
 		results[i] = PutResult{ShardID: "stale", SequenceNumber: "1", ErrorCode: "Stale", ErrorMessage: "stale"}
 	}
-	if err := h.eng.PutRecordsInto("s", entries, results); err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range results {
-		if _, ok := ParseSeqNum(r.SequenceNumber); !ok || r.ErrorCode != "" || r.ErrorMessage != "" || !strings.HasPrefix(r.ShardID, "shardId-") {
-			t.Errorf("result %d: %+v", i, r)
+	// Texts with room for every number, with room for some (the rest
+	// go to new memory), and none.
+	for _, room := range []int{len(entries), len(entries) / 3, 0} {
+		texts := make([]byte, 0, room*SeqTextBytes)
+		if err := h.eng.PutRecordsInto("s", entries, results, texts); err != nil {
+			t.Fatal(err)
+		}
+		inTexts := 0
+		seen := map[string]bool{}
+		for i, r := range results {
+			if _, ok := ParseSeqNum(r.SequenceNumber); !ok || r.ErrorCode != "" || r.ErrorMessage != "" || !strings.HasPrefix(r.ShardID, "shardId-") {
+				t.Errorf("room %d, result %d: %+v", room, i, r)
+			}
+			if seen[r.SequenceNumber] {
+				t.Errorf("room %d: sequence number %s twice", room, r.SequenceNumber)
+			}
+			seen[r.SequenceNumber] = true
+			if bytes.Contains(texts[:cap(texts)], []byte(r.SequenceNumber)) {
+				inTexts++
+			}
+		}
+		if room == len(entries) && inTexts != len(entries) {
+			t.Errorf("%d of %d sequence numbers written into texts with room for all", inTexts, len(entries))
+		}
+		// Every number is read back as the one of its record.
+		for i, r := range results {
+			got, err := h.eng.GetRecords(h.iterator("s", r.ShardID, "AT_SEQUENCE_NUMBER", r.SequenceNumber, nil), 1)
+			if err != nil || len(got.Records) != 1 || !bytes.Equal(got.Records[0].Data, entries[i].Data) {
+				t.Fatalf("room %d, record %d at %s: %v %+v", room, i, r.SequenceNumber, err, got)
+			}
 		}
 	}
-	if err := h.eng.PutRecordsInto("nope", entries, results); err == nil {
+	if err := h.eng.PutRecordsInto("nope", entries, results, nil); err == nil {
 		t.Error("no error for a missing stream")
 	}
 }

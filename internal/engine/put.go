@@ -128,7 +128,7 @@ func (e *Engine) PutRecord(name string, entry PutEntry, sequenceNumberForOrderin
 // their keys or their data once it returns: callers may reuse them.
 func (e *Engine) PutRecords(name string, entries []PutEntry) ([]PutResult, error) {
 	results := make([]PutResult, len(entries))
-	if err := e.PutRecordsInto(name, entries, results); err != nil {
+	if err := e.PutRecordsInto(name, entries, results, nil); err != nil {
 		return nil, err
 	}
 	return results, nil
@@ -136,8 +136,11 @@ func (e *Engine) PutRecords(name string, entries []PutEntry) ([]PutResult, error
 
 // PutRecordsInto is PutRecords writing entry i's result to results[i]:
 // results must have len(entries), and is left as it was on an error. The
-// caller may reuse it once done with the results.
-func (e *Engine) PutRecordsInto(name string, entries []PutEntry, results []PutResult) error {
+// results' sequence numbers are written into texts, as far as its
+// capacity goes (len(entries)*SeqTextBytes holds them all), and into new
+// memory beyond that. The caller may reuse results and texts once done
+// with the results.
+func (e *Engine) PutRecordsInto(name string, entries []PutEntry, results []PutResult, texts []byte) error {
 	if len(results) != len(entries) {
 		panic(fmt.Sprintf("engine: PutRecordsInto with %d results for %d entries", len(results), len(entries)))
 	}
@@ -156,6 +159,15 @@ func (e *Engine) PutRecordsInto(name string, entries []PutEntry, results []PutRe
 		return e.streamNotFound(name)
 	}
 	groups := sc.group(st, st.openShardsLocked())
+	// Each group's numbers get their own part of texts: groups may finish
+	// side by side, and a part that overflows moves to new memory.
+	texts = texts[:0]
+	for i := range groups {
+		if n := len(groups[i].idx) * SeqTextBytes; len(texts)+n <= cap(texts) {
+			groups[i].texts = texts[len(texts) : len(texts) : len(texts)+n]
+			texts = texts[:len(texts)+n]
+		}
+	}
 	now := e.nowMillis()
 	// Every group's batch is written before any is waited for, so one
 	// sync round can take them all, without a goroutine per shard. The
@@ -189,6 +201,7 @@ type putGroup struct {
 	admitted []bool
 	batch    []storage.Entry
 	pending  storage.PendingAppend // the append startGroup started, if idx is not empty
+	texts    []byte                // where the sequence numbers go, if not nil
 }
 
 // putScratch is PutRecords' working memory, reused between calls: a call
@@ -336,7 +349,12 @@ func (e *Engine) finishGroup(st *stream, g *putGroup, results []PutResult) {
 		}
 		return
 	}
-	seqs := newSeqTexts(sh, len(idx)) // one batch: consecutive counters
+	var seqs *seqTexts // one batch: consecutive counters
+	if g.texts != nil {
+		seqs = newSeqTextsIn(sh, g.texts)
+	} else {
+		seqs = newSeqTexts(sh, len(idx))
+	}
 	for j, i := range idx {
 		results[i] = PutResult{ShardID: sh.id, SequenceNumber: seqs.next(res.FirstOffset+uint64(j)+1, res.ArrivalMillis)}
 	}

@@ -38,8 +38,12 @@ type seqTexts struct {
 	sec     int64
 }
 
+// SeqTextBytes is the length of a sequence number's text today, by which
+// callers size the buffers they give for them (PutRecordsInto).
+const SeqTextBytes = 56
+
 func newSeqTexts(sh *shard, records int) *seqTexts {
-	return newSeqTextsIn(sh, make([]byte, 0, records*56)) // the length of a number today
+	return newSeqTextsIn(sh, make([]byte, 0, records*SeqTextBytes))
 }
 
 // newSeqTextsIn returns seqTexts writing the texts into buf from its start.

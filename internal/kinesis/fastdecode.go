@@ -26,6 +26,8 @@ type putScratch struct {
 	keys    []string // the targets of recs' PartitionKey and ExplicitHashKey
 	entries []engine.PutEntry
 	results []engine.PutResult
+	texts   []byte // the results' sequence numbers
+	outs    []putRecordsResultEntry
 }
 
 // maxPooledPutBytes bounds the data buffer kept for reuse, so that one
@@ -43,7 +45,8 @@ func (sc *putScratch) release() {
 	clear(sc.keys)
 	clear(sc.entries)
 	clear(sc.results)
-	sc.recs, sc.keys, sc.entries, sc.results = sc.recs[:0], sc.keys[:0], sc.entries[:0], sc.results[:0]
+	clear(sc.outs)
+	sc.recs, sc.keys, sc.entries, sc.results, sc.outs = sc.recs[:0], sc.keys[:0], sc.entries[:0], sc.results[:0], sc.outs[:0]
 	if cap(sc.data) > maxPooledPutBytes {
 		sc.data = nil
 	}

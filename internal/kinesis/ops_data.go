@@ -134,18 +134,22 @@ func (s *Service) putRecords(r *Request) (any, error) {
 		return nil, dryRunError()
 	}
 	sc.results = grow(sc.results, len(entries))
+	sc.texts = slices.Grow(sc.texts[:0], len(entries)*engine.SeqTextBytes)
 	results := sc.results
-	if err := s.eng.PutRecordsInto(name, entries, results); err != nil {
+	if err := s.eng.PutRecordsInto(name, entries, results, sc.texts); err != nil {
 		return nil, err
 	}
-	out := putRecordsOutput{Records: make([]putRecordsResultEntry, len(results))}
+	sc.outs = grow(sc.outs, len(results))
+	out := putRecordsOutput{Records: sc.outs}
 	for i, res := range results {
 		out.Records[i] = putRecordsResultEntry{SequenceNumber: res.SequenceNumber, ShardId: res.ShardID, ErrorCode: res.ErrorCode, ErrorMessage: res.ErrorMessage}
 		if res.ErrorCode != "" {
 			out.FailedRecordCount++
 		}
 	}
-	return out, nil
+	// Encoded before the scratch, which holds the numbers' texts and the
+	// answer's entries, serves another call.
+	return awsproto.EncodeSelf(r.Protocol, out), nil
 }
 
 // putRecordsEntries validates the Records member and each entry, in AWS's
