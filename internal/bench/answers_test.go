@@ -172,6 +172,40 @@ func TestParsePutRecords(t *testing.T) {
 	}
 }
 
+// TestCleanPutRecords: the counted path takes only answers it can count
+// exactly, and agrees with the member by member scan on every answer.
+func TestCleanPutRecords(t *testing.T) {
+	seq := `{"SequenceNumber":"49658000000000000000000000000000000000000000000000000001","ShardId":"shardId-000000000000"}`
+	for _, c := range []struct {
+		body    string
+		counted bool
+		want    putAnswer
+	}{
+		{`{"FailedRecordCount":0,"Records":[` + seq + `]}`, true, putAnswer{entries: 1}},
+		{`{"FailedRecordCount":0,"Records":[` + seq + "," + seq + "," + seq + `]}`, true, putAnswer{entries: 3}},
+		// Another server's layout: blanks, another member order, a member
+		// after Records.
+		{`{ "FailedRecordCount": 0, "Records": [` + seq + `] }`, false, putAnswer{entries: 1}},
+		{`{"FailedRecordCount":0,"Records":[{"ShardId":"shardId-000000000000","SequenceNumber":"1"}]}`, false, putAnswer{entries: 1}},
+		{`{"FailedRecordCount":0,"Records":[` + seq + `],"EncryptionType":"NONE"}`, false, putAnswer{entries: 1}},
+		// A count that does not match its entries: the scan decides.
+		{`{"FailedRecordCount":0,"Records":[` + seq + `,{"ErrorCode":"InternalFailure","ErrorMessage":"x"}]}`, false,
+			putAnswer{entries: 2, failed: 1, firstError: "PutRecords entry: InternalFailure: x"}},
+		{`{"FailedRecordCount":0,"Records":[` + seq + `,{"SequenceNumber":"2","ErrorCode":"InternalFailure","ErrorMessage":"{x}"}]}`, false,
+			putAnswer{entries: 2, failed: 1, firstError: "PutRecords entry: InternalFailure: {x}"}},
+		{`{"FailedRecordCount":0,"Records":[]}`, false, putAnswer{}},
+	} {
+		if _, counted := cleanPutRecords([]byte(c.body)); counted != c.counted {
+			t.Errorf("%s: counted %v, want %v", c.body, counted, c.counted)
+		}
+		got, err := parsePutRecords(awsproto.JSON, []byte(c.body))
+		scanned, serr := scanPutRecords([]byte(c.body))
+		if err != nil || serr != nil || got != c.want || scanned != c.want {
+			t.Errorf("%s: parsed %+v %v, scanned %+v %v, want %+v", c.body, got, err, scanned, serr, c.want)
+		}
+	}
+}
+
 func TestParseMalformed(t *testing.T) {
 	for _, body := range []string{"", "{", `{"Records":[{"Data":"abc`, `{"Records":[1,2,`, `[`, `{"Records":{"a":}}`, "\xbf\x67Records\x9f",
 		"\xa1\x67Records\x9b\xff\xff\xff\xff\xff\xff\xff\xff"} {
