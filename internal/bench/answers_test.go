@@ -3,9 +3,11 @@ package bench
 import (
 	"bytes"
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +125,45 @@ func TestParseRecordsJSONText(t *testing.T) {
 				t.Errorf("%+v %v, want %+v", a, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPlainRecord: the one-pass read takes a record only in Sluice's exact
+// layout, and an answer mixing it with other layouts reads the same as
+// the member by member scan would.
+func TestPlainRecord(t *testing.T) {
+	now := time.Now().UnixNano()
+	data := base64.StdEncoding.EncodeToString(stamped(now-3e6, 20))
+	plain := `{"SequenceNumber":"49658000000000000000000000000000000000000000000000000001","ApproximateArrivalTimestamp":1.700000000123E9,"Data":"` + data + `","PartitionKey":"pk"}`
+	others := []string{
+		`{"SequenceNumber":"2","ApproximateArrivalTimestamp":1700000000,"Data":"` + data + `","PartitionKey":"a\"}b"}`,                    // escape in the key
+		`{"SequenceNumber":"3","ApproximateArrivalTimestamp":1700000000,"Data":"` + data + `","PartitionKey":"k","EncryptionType":"KMS"}`, // a member more
+		`{ "SequenceNumber":"4","ApproximateArrivalTimestamp":1700000000,"Data":"` + data + `","PartitionKey":"k"}`,                       // a blank
+		`{"Data":"` + data + `","SequenceNumber":"5","PartitionKey":"\"Data\":\"","ApproximateArrivalTimestamp":1700000000}`,              // another order
+		`{"SequenceNumber":"6","ApproximateArrivalTimestamp":1700000000,"Data":null,"PartitionKey":"k"}`,                                  // no data
+	}
+	s := jsonScan{b: []byte(plain + ",")}
+	var a recordsAnswer
+	var h Histogram
+	if !s.plainRecord(&a, &latencySink{hist: &h, now: now}) || s.i != len(plain) || a.bytes != 20 || h.Count() != 1 {
+		t.Fatalf("plain record: read %v, at %d of %d, %+v, %d latencies", s.err, s.i, len(plain), a, h.Count())
+	}
+	for _, o := range others {
+		s := jsonScan{b: []byte(o)}
+		if s.plainRecord(&a, nil) || s.i != 0 {
+			t.Errorf("%s: read as plain", o)
+		}
+	}
+	recs := []string{plain}
+	for _, o := range others {
+		recs = append(recs, o, plain)
+	}
+	body := `{"Records":[` + strings.Join(recs, ",") + `],"NextShardIterator":"it","MillisBehindLatest":3}`
+	h = Histogram{}
+	got, err := parseRecords(awsproto.JSON, []byte(body), "NextShardIterator", &latencySink{hist: &h, now: now})
+	want := recordsAnswer{records: 11, bytes: 20 * 10, next: "it", hasNext: true, millisBehind: 3}
+	if err != nil || got != want || h.Count() != 10 {
+		t.Errorf("mixed answer: %+v %v, %d latencies; want %+v, 10", got, err, h.Count(), want)
 	}
 }
 
