@@ -178,6 +178,11 @@ type conn struct {
 	reused bool // an answer was read on it
 }
 
+// alive reports whether the connection is still open and has nothing
+// unread, as net/http's reading goroutine would have noticed between
+// calls.
+func (cn *conn) alive() bool { return cn.br.Buffered() == 0 && !peerClosed(cn.nc) }
+
 // dial opens the caller's connection.
 func (k *caller) dial(ctx context.Context) error {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
@@ -214,9 +219,12 @@ func (k *caller) drop() {
 }
 
 // call sends body to op and returns the response body on HTTP 200, valid
-// until the next call. Any other answer is a *callError. A call that
-// fails on a reused connection before any answer arrived (the server
-// closed it while idle) is sent once more on a new one, as net/http does.
+// until the next call. Any other answer is a *callError. A connection the
+// server closed while it was idle is replaced before the call, and a
+// request that could not be written in full on a reused connection is sent
+// once more on a new one, since the server cannot have acted on it; a
+// request written but not answered is never sent again (net/http does not
+// retry a POST either).
 func (k *caller) call(ctx context.Context, op string, body []byte) ([]byte, error) {
 	for {
 		out, stale, err := k.try(ctx, op, body)
@@ -226,9 +234,12 @@ func (k *caller) call(ctx context.Context, op string, body []byte) ([]byte, erro
 	}
 }
 
-// try makes one attempt of call; stale reports a failure on a reused
-// connection before any byte of an answer.
+// try makes one attempt of call; stale reports a request not written in
+// full on a reused connection.
 func (k *caller) try(ctx context.Context, op string, body []byte) (out []byte, stale bool, err error) {
+	if k.cn != nil && !k.cn.alive() {
+		k.drop()
+	}
 	if k.cn == nil {
 		if err := k.dial(ctx); err != nil {
 			return nil, false, &callError{Message: err.Error()}
@@ -251,11 +262,9 @@ func (k *caller) try(ctx context.Context, op string, body []byte) (out []byte, s
 	bufs := net.Buffers{k.head, body}
 	if _, err := bufs.WriteTo(cn.nc); err != nil {
 		k.drop()
-		return nil, cn.reused, &callError{Message: "write request: " + err.Error()}
-	}
-	if _, err := cn.br.Peek(1); err != nil {
-		k.drop()
-		return nil, cn.reused, &callError{Message: "read response: " + err.Error()}
+		var ne net.Error
+		timedOut := errors.As(err, &ne) && ne.Timeout()
+		return nil, cn.reused && !timedOut, &callError{Message: "write request: " + err.Error()}
 	}
 	resp, err := http.ReadResponse(cn.br, nil)
 	if err == nil {

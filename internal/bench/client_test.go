@@ -138,15 +138,13 @@ func TestCallConnectionClose(t *testing.T) {
 	}
 }
 
-// TestCallRetriesStaleConnection: a server that drops a keep-alive
-// connection while it is idle, without saying so, costs the next call a
-// new connection, not an error, and the request is handled once.
-func TestCallRetriesStaleConnection(t *testing.T) {
+// rawServer accepts connections and gives each to serve, which owns it.
+func rawServer(t *testing.T, serve func(nc net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var handled atomic.Int64
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Add(1)
@@ -157,25 +155,74 @@ func TestCallRetriesStaleConnection(t *testing.T) {
 			if err != nil {
 				return
 			}
-			// One request per connection, answered as if the connection
-			// stayed open, then closed.
-			req, err := http.ReadRequest(bufio.NewReader(nc))
-			if err == nil {
-				io.Copy(io.Discard, req.Body)
-				handled.Add(1)
-				io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-			}
-			nc.Close()
+			wg.Add(1)
+			go func() { defer wg.Done(); serve(nc) }()
 		}
 	}()
-	k := newTestClient(t, "http://"+ln.Addr().String(), false).caller()
+	return "http://" + ln.Addr().String()
+}
+
+// TestCallReplacesClosedConnection: a server that drops a keep-alive
+// connection while it is idle, without saying so, costs the next call a
+// new connection, not an error, and each request is handled once.
+func TestCallReplacesClosedConnection(t *testing.T) {
+	var handled atomic.Int64
+	closed := make(chan struct{}, 10)
+	url := rawServer(t, func(nc net.Conn) {
+		// One request per connection, answered as if the connection
+		// stayed open, then closed.
+		if req, err := http.ReadRequest(bufio.NewReader(nc)); err == nil {
+			io.Copy(io.Discard, req.Body)
+			handled.Add(1)
+			io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+		}
+		nc.Close()
+		closed <- struct{}{}
+	})
+	k := newTestClient(t, url, false).caller()
 	for i := range 3 {
 		if got, err := k.call(context.Background(), "Echo", []byte("{}")); err != nil || string(got) != "{}" {
 			t.Fatalf("call %d = %q, %v", i, got, err)
 		}
+		select {
+		case <-closed:
+		case <-time.After(testDeadline):
+			t.Fatal("the server did not close the connection")
+		}
 	}
 	if n := handled.Load(); n != 3 {
 		t.Errorf("server handled %d requests for 3 calls", n)
+	}
+}
+
+// TestCallNotSentTwice: a request written in full and not answered fails
+// its call; it is not sent again, as the server may have acted on it.
+func TestCallNotSentTwice(t *testing.T) {
+	var handled atomic.Int64
+	url := rawServer(t, func(nc net.Conn) {
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if handled.Add(1) > 1 {
+				return // the second request: read, then closed unanswered
+			}
+			io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+		}
+	})
+	k := newTestClient(t, url, false).caller()
+	if _, err := k.call(context.Background(), "Echo", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.call(context.Background(), "Echo", []byte("{}")); err == nil {
+		t.Fatal("a call the server never answered succeeded")
+	}
+	if n := handled.Load(); n != 2 {
+		t.Errorf("server read %d requests for 2 calls", n)
 	}
 }
 
