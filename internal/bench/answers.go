@@ -226,10 +226,7 @@ func parseRecords(p awsproto.Protocol, body []byte, nextKey string, lat *latency
 						continue
 					}
 					data, _ := s.str()
-					a.bytes += base64Len(data)
-					if ts, ok := stampOfBase64(data); ok && lat != nil {
-						lat.add(ts)
-					}
+					a.addBase64Data(data, lat)
 				}
 			}
 		case string(k) == nextKey:
@@ -277,9 +274,9 @@ func (s *jsonScan) plainRecord(a *recordsAnswer, lat *latencySink) bool {
 	if _, ok := str(); !ok || !lit(`,"ApproximateArrivalTimestamp":`) {
 		return false
 	}
-	for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
-		j++
-	}
+	num := jsonScan{b: b, i: j}
+	num.number()
+	j = num.i
 	if !lit(`,"Data":"`) {
 		return false
 	}
@@ -291,11 +288,16 @@ func (s *jsonScan) plainRecord(a *recordsAnswer, lat *latencySink) bool {
 		return false
 	}
 	s.i += j
+	a.addBase64Data(data, lat)
+	return true
+}
+
+// addBase64Data counts a record's Data given as base64 text.
+func (a *recordsAnswer) addBase64Data(data []byte, lat *latencySink) {
 	a.bytes += base64Len(data)
 	if ts, ok := stampOfBase64(data); ok && lat != nil {
 		lat.add(ts)
 	}
-	return true
 }
 
 func parseRecordsCBOR(body []byte, nextKey string, lat *latencySink) (recordsAnswer, error) {
@@ -336,15 +338,12 @@ func parseRecordsCBOR(body []byte, nextKey string, lat *latencySink) (recordsAns
 // a server that sends blobs as text.
 func (a *recordsAnswer) addCBORData(s *cborScan, lat *latencySink) {
 	data, major := s.str()
-	ts, ok := int64(0), false
 	if major == cborText {
-		a.bytes += base64Len(data)
-		ts, ok = stampOfBase64(data)
-	} else {
-		a.bytes += int64(len(data))
-		ts, ok = stampOf(data)
+		a.addBase64Data(data, lat)
+		return
 	}
-	if ok && lat != nil {
+	a.bytes += int64(len(data))
+	if ts, ok := stampOf(data); ok && lat != nil {
 		lat.add(ts)
 	}
 }
