@@ -114,7 +114,7 @@ func (s *subscriber) once(ctx context.Context, pos *startingPosition, ready func
 	ready(nil)
 	dec := eventstream.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
 	for {
-		m, err := dec.Decode()
+		m, err := dec.DecodeShared() // event is done with m before the next
 		if errors.Is(err, io.EOF) {
 			return nil // the subscription's lifetime ended
 		}

@@ -27,6 +27,11 @@ type Decoder struct {
 	// be terminated), so every later Decode returns the same error.
 	err     error
 	prelude [preludeBytes]byte
+
+	// DecodeShared's message and memory, reused from one call to the next.
+	shared  Message
+	body    []byte
+	headers []Header
 }
 
 // NewDecoder returns a Decoder that reads from r. Wrap r in a bufio.Reader
@@ -44,10 +49,24 @@ func NewDecoder(r io.Reader) *Decoder { return &Decoder{r: r} }
 // reference to it. Its payload and byte-array header values share one
 // allocation.
 func (d *Decoder) Decode() (*Message, error) {
+	return d.next(false)
+}
+
+// DecodeShared reads the next message as Decode does, with the same errors,
+// but into memory the Decoder keeps: the message, its headers, its payload
+// and its byte-array header values are good only until the next call to
+// DecodeShared or Decode. A reader that is done with each message before
+// it reads the next (a SubscribeToShard consumer) saves an allocation of
+// the message's size per message.
+func (d *Decoder) DecodeShared() (*Message, error) {
+	return d.next(true)
+}
+
+func (d *Decoder) next(shared bool) (*Message, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	m, n, err := d.decode()
+	m, n, err := d.decode(shared)
 	if err != nil {
 		if err != io.EOF {
 			if errors.Is(err, io.ErrUnexpectedEOF) || isFormat(err) {
@@ -72,8 +91,9 @@ func isFormat(err error) bool {
 	return false
 }
 
-// decode reads one message and returns it with its size on the wire.
-func (d *Decoder) decode() (*Message, int, error) {
+// decode reads one message and returns it with its size on the wire; if
+// shared, into d.shared and the Decoder's buffers.
+func (d *Decoder) decode(shared bool) (*Message, int, error) {
 	p := d.prelude[:]
 	if n, err := io.ReadFull(d.r, p); err != nil {
 		if err == io.EOF && n == 0 {
@@ -85,7 +105,14 @@ func (d *Decoder) decode() (*Message, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	body, err := readBody(d.r, total-preludeBytes)
+	var buf []byte
+	if shared {
+		buf = d.body
+	}
+	body, err := readBody(d.r, total-preludeBytes, buf)
+	if shared && cap(body) > cap(d.body) && cap(body) <= readChunkBytes {
+		d.body = body[:0] // kept for the next message; a larger one is not
+	}
 	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -96,10 +123,20 @@ func (d *Decoder) decode() (*Message, int, error) {
 	if got := binary.BigEndian.Uint32(body[len(body)-messageCRCBytes:]); got != crc {
 		return nil, 0, fmt.Errorf("%w: message_crc %08x, computed %08x", ErrMessageChecksum, got, crc)
 	}
-	m := &Message{}
+	var m *Message
+	var hs []Header
+	if shared {
+		d.shared = Message{}
+		m, hs = &d.shared, d.headers[:0]
+	} else {
+		m = new(Message)
+	}
 	if hlen > 0 {
-		if m.Headers, err = parseHeaders(body[:hlen]); err != nil {
+		if m.Headers, err = parseHeaders(body[:hlen], hs); err != nil {
 			return nil, 0, err
+		}
+		if shared {
+			d.headers = m.Headers
 		}
 	}
 	if payload := body[hlen : len(body)-messageCRCBytes]; len(payload) > 0 {
@@ -129,9 +166,15 @@ func parsePrelude(p []byte) (total, hlen int, err error) {
 	return int(t), int(h), nil
 }
 
-// readBody reads the n bytes that follow the prelude, growing the buffer
-// as data arrives rather than trusting n up front.
-func readBody(r io.Reader, n int) ([]byte, error) {
+// readBody reads the n bytes that follow the prelude, into buf if it has
+// room for them, growing a new buffer as data arrives rather than trusting
+// n up front.
+func readBody(r io.Reader, n int, buf []byte) ([]byte, error) {
+	if n <= cap(buf) {
+		b := buf[:n]
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
 	if n <= readChunkBytes {
 		b := make([]byte, n)
 		_, err := io.ReadFull(r, b)
@@ -156,12 +199,15 @@ func readBody(r io.Reader, n int) ([]byte, error) {
 	return b, nil
 }
 
-// parseHeaders decodes a headers section of 1..MaxHeadersBytes bytes.
-// Byte-array values alias b.
-func parseHeaders(b []byte) ([]Header, error) {
-	// Three bytes is the smallest header (1-byte name, boolean); counting
-	// first would cost a second pass, so start small and let append grow.
-	hs := make([]Header, 0, min(len(b)/3, 8))
+// parseHeaders decodes a headers section of 1..MaxHeadersBytes bytes,
+// appending to hs (new memory when nil). Byte-array values alias b.
+func parseHeaders(b []byte, hs []Header) ([]Header, error) {
+	if hs == nil {
+		// Three bytes is the smallest header (1-byte name, boolean);
+		// counting first would cost a second pass, so start small and let
+		// append grow.
+		hs = make([]Header, 0, min(len(b)/3, 8))
+	}
 	for off := 0; off < len(b); {
 		h, n, err := parseHeader(b[off:])
 		if err != nil {

@@ -345,6 +345,65 @@ func TestDecodeStream(t *testing.T) {
 	}
 }
 
+// TestDecodeShared reads messages of growing and shrinking sizes with
+// DecodeShared: each is whole while it is the latest, and once the buffer
+// has grown to the largest a message costs no allocation for its body.
+func TestDecodeShared(t *testing.T) {
+	var msgs []*Message
+	var b []byte
+	for _, n := range []int{10, 5000, 0, 70000, 3, 70000, 20} {
+		m := EventMessageAs("SubscribeToShardEvent", ContentTypeJSON, bytes.Repeat([]byte{byte('a' + n%26)}, n))
+		if n == 0 {
+			m.Payload = nil
+		}
+		msgs = append(msgs, m)
+		var err error
+		if b, err = AppendMessage(b, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, r := range map[string]io.Reader{
+		"whole":    bytes.NewReader(b),
+		"one byte": iotest.OneByteReader(bytes.NewReader(b)),
+		"half":     iotest.HalfReader(bytes.NewReader(b)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := NewDecoder(r)
+			for i, want := range msgs {
+				got, err := d.DecodeShared()
+				if err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				assertMessage(t, got, want)
+			}
+			if m, err := d.DecodeShared(); m != nil || err != io.EOF {
+				t.Fatalf("after the last message: %v, %v; want io.EOF", m, err)
+			}
+		})
+	}
+
+	one, err := AppendMessage(nil, msgs[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bytes.NewReader(one)
+	d := NewDecoder(r)
+	decode := func(next func() (*Message, error)) {
+		r.Reset(one)
+		d.err, d.offset = nil, 0
+		if _, err := next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decode(d.DecodeShared) // grows the buffers
+	shared := testing.AllocsPerRun(20, func() { decode(d.DecodeShared) })
+	own := testing.AllocsPerRun(20, func() { decode(d.Decode) })
+	// What is left is a string per header name and per string value.
+	if want := float64(2 * len(msgs[3].Headers)); shared > want || own <= shared {
+		t.Fatalf("allocations per message: DecodeShared %v (want at most %v), Decode %v", shared, want, own)
+	}
+}
+
 // TestDecodeLeavesReader checks that the Decoder reads no byte past the
 // message it returns.
 func TestDecodeLeavesReader(t *testing.T) {

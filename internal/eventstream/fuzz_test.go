@@ -39,12 +39,17 @@ func FuzzDecode(f *testing.F) {
 }
 
 // decodeAll decodes every message in data and checks each against its
-// re-encoding.
+// re-encoding, and against what DecodeShared makes of the same bytes.
 func decodeAll(t *testing.T, data []byte) {
 	d := NewDecoder(bytes.NewReader(data))
+	ds := NewDecoder(bytes.NewReader(data))
 	off := 0
 	for {
 		m, err := d.Decode()
+		ms, errs := ds.DecodeShared()
+		if (err == nil) != (errs == nil) || err != nil && err.Error() != errs.Error() || (m == nil) != (ms == nil) || m != nil && !messagesEqual(m, ms) {
+			t.Fatalf("at offset %d Decode gave %s, %v; DecodeShared %s, %v", off, describe(m), err, describe(ms), errs)
+		}
 		if err == io.EOF {
 			if off != len(data) {
 				t.Fatalf("io.EOF at offset %d of %d", off, len(data))
