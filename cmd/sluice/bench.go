@@ -147,6 +147,7 @@ func registerBenchFlags(fs *flag.FlagSet, cfg *bench.Config, bf *benchFlags) {
 			fs.IntVar(&cfg.Limit, "limit", cfg.Limit, "with --consume poll: GetRecords Limit")
 		}
 		fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "consumers, each reading every shard")
+		fs.Var(intByteSize{&cfg.FrameSize}, "frame-size", "largest HTTP/2 frame subscribers accept (SETTINGS_MAX_FRAME_SIZE); the AWS SDKs keep HTTP/2's 16 KiB")
 		fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "how long to wait after the writers stop for every record to be read")
 		fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "write at --rate this long first, unmeasured: its records are read but count in no latency, rate or CPU figure")
 	}

@@ -45,8 +45,10 @@ const (
 	// holds histograms (35 KiB each) and a response buffer that grows to
 	// the largest answer it has read (up to 13 MiB).
 	maxReaders        = 1024
-	maxConsumerTasks  = 2048 // consumers x shards
-	stampBytes        = 9    // the send time and its marker at the start of each record
+	maxConsumerTasks  = 2048      // consumers x shards
+	minFrameSize      = 16 << 10  // HTTP/2's SETTINGS_MAX_FRAME_SIZE: its default and least
+	maxFrameSize      = 1<<24 - 1 // and its largest
+	stampBytes        = 9         // the send time and its marker at the start of each record
 	defaultDiskBytes  = 1 << 30
 	defaultDiskBlock  = 1 << 20
 	defaultDiskSyncs  = 2000
@@ -104,6 +106,11 @@ type Config struct {
 	// and fanout (each an enhanced fan-out consumer with subscribe); zero
 	// means 1 for e2e and 2 for fanout.
 	Consumers int
+	// FrameSize is the largest HTTP/2 frame subscribers accept
+	// (SETTINGS_MAX_FRAME_SIZE), which bounds the DATA frames the server
+	// sends them; zero means 16 KiB, the protocol's default, which the AWS
+	// SDKs' HTTP/2 clients keep.
+	FrameSize int
 	// Drain bounds how long e2e and fanout wait, after the writers stop,
 	// for the consumers to read every acknowledged record; zero means 10s.
 	Drain time.Duration
@@ -178,6 +185,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--consumers must be 1..%d, not %d", maxConsumers, c.Consumers)
 	case (c.Mode == ModeE2E || c.Mode == ModeFanout) && c.Consumers*c.Shards > maxConsumerTasks:
 		return fmt.Errorf("--consumers x --shards must be at most %d, not %d", maxConsumerTasks, c.Consumers*c.Shards)
+	case c.FrameSize < minFrameSize || c.FrameSize > maxFrameSize:
+		return fmt.Errorf("--frame-size must be %d..%d, not %d", minFrameSize, maxFrameSize, c.FrameSize)
 	case c.Limit < 1 || c.Limit > maxGetLimit:
 		return fmt.Errorf("--limit must be 1..%d, not %d", maxGetLimit, c.Limit)
 	case c.Duration <= 0 || c.PollInterval <= 0 || c.Drain <= 0:
@@ -235,6 +244,7 @@ func (c *Config) fillDefaults() {
 	def(&c.Producers, 4)
 	def(&c.KeysPerShard, 8)
 	def(&c.Limit, maxGetLimit)
+	def(&c.FrameSize, minFrameSize)
 	if c.Mode == ModeE2E {
 		def(&c.Consumers, 1)
 	}

@@ -25,6 +25,9 @@ func TestValidate(t *testing.T) {
 		{"e2e record too small", Config{Mode: ModeE2E, RecordSize: 8}, "at least 9"},
 		{"consumers", Config{Mode: ModeFanout, Consumers: 21}, "--consumers"},
 		{"limit", Config{Mode: ModeGet, Fill: 1, Limit: 10001}, "--limit"},
+		{"frame size small", Config{Mode: ModeE2E, Consume: "subscribe", FrameSize: 16<<10 - 1}, "--frame-size"},
+		{"frame size large", Config{Mode: ModeFanout, FrameSize: 1 << 24}, "--frame-size"},
+		{"frame size", Config{Mode: ModeFanout, FrameSize: 1<<24 - 1}, ""},
 		{"get without fill", Config{Mode: ModeGet}, "--fill"},
 		{"get existing", Config{Mode: ModeGet, NoCreate: true}, ""},
 		{"readers", Config{Mode: ModeGet, Fill: 1, Readers: maxReaders + 1}, "--readers"},
@@ -55,6 +58,9 @@ func TestDefaults(t *testing.T) {
 	e2e := Defaults(ModeE2E)
 	if e2e.Batch != 100 || e2e.Rate != 1000 || e2e.Consumers != 1 || e2e.Consume != "poll" || e2e.PollInterval != 200*time.Millisecond {
 		t.Errorf("e2e defaults %+v", e2e)
+	}
+	if e2e.FrameSize != 16<<10 {
+		t.Errorf("e2e frame size %d, want HTTP/2's default 16 KiB", e2e.FrameSize)
 	}
 	if f := Defaults(ModeFanout); f.Consumers != 2 {
 		t.Errorf("fanout consumers %d, want 2", f.Consumers)

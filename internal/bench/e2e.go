@@ -184,7 +184,7 @@ func (r *runner) consumerTasks(ctx context.Context, d *delivery) ([]consumerTask
 			r.consumers = append(r.consumers, name)
 			// One HTTP/2 connection per consumer, as separate applications
 			// would have; its shards' subscriptions share it.
-			tr := r.cl.h2Transport()
+			tr := r.cl.h2Transport(cfg.FrameSize)
 			transports = append(transports, tr)
 			hc := &http.Client{Transport: tr}
 			for _, sh := range r.shards {

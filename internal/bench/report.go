@@ -51,6 +51,7 @@ type Settings struct {
 	Consume        string  `json:"consume,omitempty"`
 	PollIntervalMs float64 `json:"poll_interval_ms,omitempty"`
 	Consumers      int     `json:"consumers,omitempty"`
+	FrameSize      int     `json:"frame_size,omitempty"` // subscribers' SETTINGS_MAX_FRAME_SIZE
 	Dir            string  `json:"dir,omitempty"`
 	DiskBytes      int64   `json:"disk_bytes,omitempty"`
 	DiskBlock      int     `json:"disk_block,omitempty"`
@@ -106,6 +107,9 @@ func (c *Config) settings() Settings {
 		s.WarmupSec = c.Warmup.Seconds()
 		if c.Mode == ModeFanout {
 			s.Consume = "subscribe"
+		}
+		if s.Consume == "subscribe" {
+			s.FrameSize = c.FrameSize
 		}
 		if s.Consume == "poll" {
 			s.PollIntervalMs = float64(c.PollInterval.Microseconds()) / 1000

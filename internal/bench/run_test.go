@@ -238,15 +238,23 @@ func TestE2E(t *testing.T) {
 		consume   string
 		consumers int
 		protocol  string
+		frameSize int // 0: the default
+		size      int // record size; 0: the default
 	}{
-		{"poll", ModeE2E, "poll", 1, "json"},
-		{"poll cbor", ModeE2E, "poll", 2, "cbor"},
-		{"subscribe", ModeE2E, "subscribe", 1, "json"},
-		{"fanout", ModeFanout, "", 3, "cbor"},
+		{"poll", ModeE2E, "poll", 1, "json", 0, 0},
+		{"poll cbor", ModeE2E, "poll", 2, "cbor", 0, 0},
+		{"subscribe", ModeE2E, "subscribe", 1, "json", 0, 0},
+		{"fanout", ModeFanout, "", 3, "cbor", 0, 0},
+		// Events of about 60 KB, each in one DATA frame.
+		{"subscribe 1 MiB frames", ModeE2E, "subscribe", 2, "json", 1 << 20, 2000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := run(t, Config{Mode: tc.mode, Endpoint: srv.url, Consume: tc.consume, Consumers: tc.consumers, Protocol: tc.protocol,
-				Shards: 2, Producers: 2, Rate: 2000, Batch: 20, Duration: time.Second, PollInterval: 20 * time.Millisecond})
+				Shards: 2, Producers: 2, Rate: 2000, Batch: 20, Duration: time.Second, PollInterval: 20 * time.Millisecond,
+				FrameSize: tc.frameSize, RecordSize: tc.size})
+			if f := res.Settings.FrameSize; tc.consume == "poll" && f != 0 || tc.consume != "poll" && f != max(tc.frameSize, 16<<10) {
+				t.Errorf("settings report frame size %d", f)
+			}
 			want := res.Records * int64(tc.consumers)
 			if res.Records == 0 || res.Delivered != want {
 				t.Fatalf("put %d records, delivered %d, want %d", res.Records, res.Delivered, want)
