@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -138,7 +137,9 @@ func TestCPUMeterWrapper(t *testing.T) {
 			}
 		}
 	}
-	defer syscall.Kill(child, syscall.SIGKILL)
+	if p, err := os.FindProcess(child); err == nil {
+		defer p.Kill()
+	}
 	m, err := startCPU(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
