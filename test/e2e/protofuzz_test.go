@@ -334,6 +334,21 @@ var pfDigits = regexp.MustCompile(`[0-9]+`)
 
 // pfShape is a failure's message without its numbers and quotes, so that
 // one bug is counted once.
+// pfWarnShape is a server log line's message, quoted or not, with its
+// numbers replaced, so that warnings of one kind count together.
+func pfWarnShape(line string) string {
+	msg := line
+	if i := strings.Index(line, "msg="); i >= 0 {
+		msg = line[i+len("msg="):]
+		if q, err := strconv.QuotedPrefix(msg); err == nil {
+			msg, _ = strconv.Unquote(q)
+		} else if j := strings.IndexByte(msg, ' '); j >= 0 {
+			msg = msg[:j]
+		}
+	}
+	return pfDigits.ReplaceAllString(msg, "N")
+}
+
 func pfShape(problem string) string {
 	if i := strings.IndexAny(problem, `"`); i >= 0 {
 		problem = problem[:i]
@@ -774,14 +789,24 @@ func (f *pfFuzzer) checkOutput(t *testing.T, tg *pfTarget) {
 	warns := map[string]int{}
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
-			msg := line
-			if i := strings.Index(line, "msg="); i >= 0 {
-				msg = line[i:]
-			}
-			warns[pfShape(msg)]++
+			warns[pfWarnShape(line)]++
 		}
 	}
 	if len(warns) > 0 {
 		t.Logf("protofuzz %s: server warnings:\n%s", tg.name, pfHistogram(warns))
+	}
+}
+
+// TestPfWarnShape: warnings are counted by their message, quoted or not,
+// with numbers replaced.
+func TestPfWarnShape(t *testing.T) {
+	for line, want := range map[string]string{
+		`time=2026-11-27T09:00:00Z level=WARN msg="storage: slow client 12 ms" key=3`: "storage: slow client N ms",
+		`time=2026-11-27T09:00:00Z level=WARN msg=closing conn=7`:                     "closing",
+		`level=ERROR something without a message 42`:                                  "level=ERROR something without a message N",
+	} {
+		if got := pfWarnShape(line); got != want {
+			t.Errorf("pfWarnShape(%q) = %q, want %q", line, got, want)
+		}
 	}
 }
