@@ -320,6 +320,14 @@ func kinesisStream(t testing.TB) ([]*Message, []byte) {
 
 func TestDecodeStream(t *testing.T) {
 	msgs, b := kinesisStream(t)
+	checkDecodeStream(t, b, msgs, (*Decoder).Decode)
+}
+
+// checkDecodeStream decodes b with next, the stream arriving whole and in
+// pieces of several sizes, and checks that it gives msgs and then io.EOF.
+// Each message is checked before the next is read.
+func checkDecodeStream(t *testing.T, b []byte, msgs []*Message, next func(*Decoder) (*Message, error)) {
+	t.Helper()
 	readers := map[string]io.Reader{
 		"whole":    bytes.NewReader(b),
 		"one byte": iotest.OneByteReader(bytes.NewReader(b)),
@@ -330,14 +338,14 @@ func TestDecodeStream(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			d := NewDecoder(r)
 			for i, want := range msgs {
-				got, err := d.Decode()
+				got, err := next(d)
 				if err != nil {
 					t.Fatalf("message %d: %v", i, err)
 				}
 				assertMessage(t, got, want)
 			}
 			for range 2 {
-				if m, err := d.Decode(); m != nil || err != io.EOF {
+				if m, err := next(d); m != nil || err != io.EOF {
 					t.Fatalf("after the last message: %v, %v; want io.EOF", m, err)
 				}
 			}
@@ -362,25 +370,7 @@ func TestDecodeShared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for name, r := range map[string]io.Reader{
-		"whole":    bytes.NewReader(b),
-		"one byte": iotest.OneByteReader(bytes.NewReader(b)),
-		"half":     iotest.HalfReader(bytes.NewReader(b)),
-	} {
-		t.Run(name, func(t *testing.T) {
-			d := NewDecoder(r)
-			for i, want := range msgs {
-				got, err := d.DecodeShared()
-				if err != nil {
-					t.Fatalf("message %d: %v", i, err)
-				}
-				assertMessage(t, got, want)
-			}
-			if m, err := d.DecodeShared(); m != nil || err != io.EOF {
-				t.Fatalf("after the last message: %v, %v; want io.EOF", m, err)
-			}
-		})
-	}
+	checkDecodeStream(t, b, msgs, (*Decoder).DecodeShared)
 
 	one, err := AppendMessage(nil, msgs[3])
 	if err != nil {
