@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"math/bits"
 	"strings"
 	"sync"
 
@@ -132,11 +133,22 @@ func fastPutRecords(body []byte, in *putRecordsInput, sc *putScratch) bool {
 					if !firstMember && !p.byte(',') {
 						return false
 					}
-					mlo, mhi, ok := p.span()
-					if !ok || !p.byte(':') {
+					var m []byte
+					switch {
+					case p.name(`"Data"`):
+						m = memberData
+					case p.name(`"PartitionKey"`):
+						m = memberPartitionKey
+					default:
+						mlo, mhi, ok := p.span()
+						if !ok {
+							return false
+						}
+						m = body[mlo:mhi]
+					}
+					if !p.byte(':') {
 						return false
 					}
-					m := body[mlo:mhi]
 					if string(m) == "Data" && !e.hasData {
 						start := len(buf)
 						n, ok := p.base64(buf[start:cap(buf)])
@@ -217,6 +229,9 @@ func fastPutRecords(body []byte, in *putRecordsInput, sc *putScratch) bool {
 	}
 	return true
 }
+
+// The record members fastParser.name matches without a scan.
+var memberData, memberPartitionKey = []byte("Data"), []byte("PartitionKey")
 
 // grow returns s resized to n zero elements, reusing its array when it is
 // large enough. s's elements beyond its length must be zero.
@@ -308,10 +323,21 @@ func (p *fastParser) span() (lo, hi int, ok bool) {
 		return 0, 0, false
 	}
 	start := p.i
-	// Eight bytes at a time while none is special: the strings are mostly
-	// base64 data, a hundred bytes and more each.
-	for p.i+8 <= len(p.b) && plainJSON8(binary.LittleEndian.Uint64(p.b[p.i:])) {
-		p.i += 8
+	// Eight bytes at a time: the first byte a JSON string does not hold
+	// as it is ends the scan, at the closing quote or at something the
+	// fast path leaves to the general decoder.
+	for p.i+8 <= len(p.b) {
+		m := specialJSON8(binary.LittleEndian.Uint64(p.b[p.i:]))
+		if m == 0 {
+			p.i += 8
+			continue
+		}
+		p.i += bits.TrailingZeros64(m) >> 3
+		if p.b[p.i] != '"' {
+			return 0, 0, false
+		}
+		p.i++
+		return start, p.i - 1, true
 	}
 	for p.i < len(p.b) {
 		c := p.b[p.i]
@@ -327,15 +353,28 @@ func (p *fastParser) span() (lo, hi int, ok bool) {
 	return 0, 0, false
 }
 
-// plainJSON8 reports whether the eight bytes in x are all printable ASCII
-// other than '"' and '\\': bytes a JSON string holds as they are. Each
-// test is the classic SWAR one, exact as to whether any byte matches.
-func plainJSON8(x uint64) bool {
+// name reads the member name lit, quotes included, if it comes next after
+// optional whitespace: the names SDKs send, matched whole without a scan.
+func (p *fastParser) name(lit string) bool {
+	p.ws()
+	if len(p.b)-p.i >= len(lit) && string(p.b[p.i:p.i+len(lit)]) == lit {
+		p.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// specialJSON8 marks, in the high bit of each byte, the bytes of x that
+// a JSON string does not hold as they are: control characters, '"', '\\'
+// and anything above 0x7e. Each test is the classic SWAR one, whose
+// borrows and carries can mark a byte above a marked one but never below
+// it, so the lowest mark is the first such byte and a zero mask is exact.
+func specialJSON8(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	less := func(x uint64, n uint64) uint64 { return (x - ones*n) &^ x & highs } // a byte < n
 	control := less(x, 0x20)
 	high := (x + ones*(0x7f-0x7e) | x) & highs // a byte > 0x7e
 	quote := less(x^(ones*'"'), 1)
 	backslash := less(x^(ones*'\\'), 1)
-	return control|high|quote|backslash == 0
+	return control | high | quote | backslash
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -32,6 +33,12 @@ var fastSeeds = []string{
 	"{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"AA==\r\n\r\n\",\"PartitionKey\":\"k\"}]}",
 	// Strings long enough to be scanned eight bytes at a time.
 	`{"StreamName":"a-longer-stream-name","Records":[{"Data":"cmVjb3JkLWRhdGEtcmVjb3JkLWRhdGEtcmVjb3JkLWRhdGE=","PartitionKey":"partition-key-0001"}]}`,
+	// An escape and a character above 0x7e inside an eight-byte word, and
+	// member names that start like the ones matched whole.
+	`{"StreamName":"a-longer-stream-name","Records":[{"Data":"AA==","PartitionKey":"partition\"-key-0001"}]}`,
+	`{"StreamName":"a-longer-stream-name","Records":[{"Data":"AA==","PartitionKey":"partition-kéy-0001"}]}`,
+	`{"StreamName":"s","Records":[{"DataX":"AA==","PartitionKey":"k"}]}`,
+	`{"StreamName":"s","Records":[{"Data":"AA==","PartitionKeys":"k"}]}`,
 }
 
 // checkFast decodes body both ways: whenever the fast path accepts it, the
@@ -93,15 +100,22 @@ func FuzzFastPutRecords(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) { checkFast(t, body) })
 }
 
-func TestPlainJSON8(t *testing.T) {
+func TestSpecialJSON8(t *testing.T) {
 	plain := func(c byte) bool { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' }
 	check := func(b []byte) {
-		want := true
-		for _, c := range b {
-			want = want && plain(c)
+		first := 8 // the first byte that is not plain, 8 for none
+		for i, c := range b {
+			if !plain(c) {
+				first = i
+				break
+			}
 		}
-		if got := plainJSON8(binary.LittleEndian.Uint64(b)); got != want {
-			t.Fatalf("plainJSON8(%q) = %v, want %v", b, got, want)
+		m := specialJSON8(binary.LittleEndian.Uint64(b))
+		if got := bits.TrailingZeros64(m) >> 3; got != first {
+			t.Fatalf("specialJSON8(%q) = %#x: first marked byte %d, want %d", b, m, got, first)
+		}
+		if m&^0x8080808080808080 != 0 {
+			t.Fatalf("specialJSON8(%q) = %#x marks bits other than the bytes' highest", b, m)
 		}
 	}
 	r := rand.New(rand.NewPCG(5, 6))
