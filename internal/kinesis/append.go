@@ -35,6 +35,14 @@ func (o putRecordsOutput) AppendJSON(b []byte) []byte {
 			if e.SequenceNumber != "" && e.ShardId != "" && e.ErrorCode == "" && e.ErrorMessage == "" {
 				// A stored record, the common answer: its members' names
 				// go in with the punctuation around them.
+				if o.engineTexts {
+					b = append(b, `{"SequenceNumber":"`...)
+					b = append(b, e.SequenceNumber...)
+					b = append(b, `","ShardId":"`...)
+					b = append(b, e.ShardId...)
+					b = append(b, `"}`...)
+					continue
+				}
 				b = append(b, `{"SequenceNumber":`...)
 				b = awsproto.AppendJSONString(b, e.SequenceNumber)
 				b = append(b, `,"ShardId":`...)

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/sluicedata/sluice/internal/awsproto"
+	"github.com/sluicedata/sluice/internal/engine"
 )
 
 // stdJSON is encoding/json's output with HTML escaping off, as
@@ -130,6 +132,16 @@ func randPutRecordsOutput(r *rand.Rand, i int) putRecordsOutput {
 	if r.IntN(3) == 0 {
 		pro.EncryptionType = randString(r)
 	}
+	if r.IntN(2) == 0 {
+		// The engine's texts, which AppendJSON copies as they are.
+		pro.engineTexts = true
+		for j := range pro.Records {
+			if e := &pro.Records[j]; e.SequenceNumber != "" {
+				e.SequenceNumber = strconv.FormatUint(r.Uint64(), 10) + strconv.FormatUint(r.Uint64(), 10)
+				e.ShardId = engine.ShardID(r.Uint32())
+			}
+		}
+	}
 	return pro
 }
 
@@ -167,7 +179,7 @@ func randGetRecordsOutput(r *rand.Rand, i int) getRecordsOutput {
 
 // BenchmarkPutRecordsOutput encodes the answer to 500 stored records.
 func BenchmarkPutRecordsOutput(b *testing.B) {
-	out := putRecordsOutput{Records: make([]putRecordsResultEntry, 500)}
+	out := putRecordsOutput{Records: make([]putRecordsResultEntry, 500), engineTexts: true}
 	for i := range out.Records {
 		out.Records[i] = putRecordsResultEntry{SequenceNumber: "49668512393406462451394329163776538406738519658226532386", ShardId: "shardId-000000000003"}
 	}

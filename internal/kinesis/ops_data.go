@@ -140,7 +140,7 @@ func (s *Service) putRecords(r *Request) (any, error) {
 		return nil, err
 	}
 	sc.outs = grow(sc.outs, len(results))
-	out := putRecordsOutput{Records: sc.outs}
+	out := putRecordsOutput{Records: sc.outs, engineTexts: true}
 	for i, res := range results {
 		out.Records[i] = putRecordsResultEntry{SequenceNumber: res.SequenceNumber, ShardId: res.ShardID, ErrorCode: res.ErrorCode, ErrorMessage: res.ErrorMessage}
 		if res.ErrorCode != "" {

@@ -183,6 +183,10 @@ type putRecordsOutput struct {
 	FailedRecordCount int                     `json:"FailedRecordCount"`
 	Records           []putRecordsResultEntry `json:"Records"`
 	EncryptionType    string                  `json:"EncryptionType,omitempty"`
+	// engineTexts: every SequenceNumber and ShardId is the engine's
+	// (decimal digits; "shardId-" and digits), text JSON holds as it is,
+	// so AppendJSON copies them without a scan for characters to escape.
+	engineTexts bool
 }
 
 type getShardIteratorInput struct {
