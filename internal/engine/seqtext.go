@@ -88,26 +88,35 @@ func (t *seqTexts) loadGroups() {
 // addition.
 func (t *seqTexts) step() {
 	if len(t.digits)-t.p >= 32 {
-		var carry uint32
-		var g [4]uint32
-		for k := range g {
-			v := t.groups[k] + seqStepGroups[k] + carry
-			carry = 0
-			if v >= 1e8 {
-				v, carry = v-1e8, 1
-			}
-			g[k] = v
-		}
-		if carry == 0 {
-			t.groups = g
-			for k := range g {
-				put8(t.digits[len(t.digits)-8*(k+1):], g[k])
-			}
+		// Group by group in registers: a copy of the groups through an
+		// array on the stack, stored in 4-byte parts and loaded in one
+		// 16-byte move, stalled on store forwarding for half of the time
+		// this took (perf annotate).
+		g0, c := addGroup(t.groups[0], seqStepGroups[0], 0)
+		g1, c := addGroup(t.groups[1], seqStepGroups[1], c)
+		g2, c := addGroup(t.groups[2], seqStepGroups[2], c)
+		g3, c := addGroup(t.groups[3], seqStepGroups[3], c)
+		if c == 0 {
+			t.groups[0], t.groups[1], t.groups[2], t.groups[3] = g0, g1, g2, g3
+			d := t.digits[len(t.digits)-32:]
+			put8(d[24:], g0)
+			put8(d[16:], g1)
+			put8(d[8:], g2)
+			put8(d, g3)
 			return
 		}
 	}
 	t.p = addDecimal(t.digits[:], t.p, seqCounterStep)
 	t.loadGroups()
+}
+
+// addGroup adds two base 10^8 digits and a carry.
+func addGroup(a, b, carry uint32) (sum, carryOut uint32) {
+	v := a + b + carry
+	if v < 1e8 {
+		return v, 0
+	}
+	return v - 1e8, 1
 }
 
 // decimalGroups splits a decimal number of at most 32 digits into base

@@ -137,3 +137,18 @@ func TestSeqTexts(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSeqTextsNext formats the sequence numbers of a 125-record
+// batch, as each shard's group of a 500-record PutRecords call does.
+func BenchmarkSeqTextsNext(b *testing.B) {
+	sh := &shard{meta: shardMeta{Index: 3, CreatedMillis: 1764095000000}}
+	buf := make([]byte, 0, 125*SeqTextBytes)
+	counter := uint64(1 << 30)
+	for b.Loop() {
+		t := newSeqTextsIn(sh, buf)
+		for range 125 {
+			counter++
+			t.next(counter, 1764099999000)
+		}
+	}
+}
