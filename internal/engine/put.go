@@ -141,22 +141,39 @@ func (e *Engine) PutRecords(name string, entries []PutEntry) ([]PutResult, error
 // memory beyond that. The caller may reuse results and texts once done
 // with the results.
 func (e *Engine) PutRecordsInto(name string, entries []PutEntry, results []PutResult, texts []byte) error {
+	_, err := e.PutRecordsPrepared(name, entries, results, texts, nil)
+	return err
+}
+
+// PutRecordsPrepared is PutRecordsInto that lets the caller prepare its
+// answer while the batches become durable. Once every batch is written,
+// and before any is waited for, results hold what they will be if every
+// batch becomes durable, and prepare (if not nil) is called. If a batch
+// then fails, its entries' results are rewritten and changed is true:
+// whatever prepare made of results is stale. prepare runs under the
+// stream's lock: it must not call the Engine.
+//
+// A durable PutRecords call spends most of its time waiting for the sync,
+// and the wait ends with every waiting call woken at once on the same
+// processor: work done in prepare is work those calls no longer queue for
+// after it.
+func (e *Engine) PutRecordsPrepared(name string, entries []PutEntry, results []PutResult, texts []byte, prepare func()) (changed bool, err error) {
 	if len(results) != len(entries) {
 		panic(fmt.Sprintf("engine: PutRecordsInto with %d results for %d entries", len(results), len(entries)))
 	}
 	st, err := e.writableStream(name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	sc := getPutScratch(len(entries))
 	defer sc.release()
 	if err := e.hashKeys(entries, sc.keys); err != nil {
-		return err
+		return false, err
 	}
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	if st.gone {
-		return e.streamNotFound(name)
+		return false, e.streamNotFound(name)
 	}
 	groups := sc.group(st, st.openShardsLocked())
 	// Each group's numbers get their own part of texts: groups may finish
@@ -176,6 +193,12 @@ func (e *Engine) PutRecordsInto(name string, entries []PutEntry, results []PutRe
 	for i := range groups {
 		e.startGroup(st, &groups[i], entries, results, now)
 	}
+	for i := range groups {
+		e.groupResults(st, &groups[i], results)
+	}
+	if prepare != nil {
+		prepare()
+	}
 	if len(groups) > 1 && groups[0].sh.log.WaitsAlone() {
 		// Each wait syncs its own shard: run them side by side.
 		var wg sync.WaitGroup
@@ -184,12 +207,15 @@ func (e *Engine) PutRecordsInto(name string, entries []PutEntry, results []PutRe
 		}
 		e.finishGroup(st, &groups[0], results)
 		wg.Wait()
-		return nil
+	} else {
+		for i := range groups {
+			e.finishGroup(st, &groups[i], results)
+		}
 	}
 	for i := range groups {
-		e.finishGroup(st, &groups[i], results)
+		changed = changed || groups[i].failedLate
 	}
-	return nil
+	return changed, nil
 }
 
 // putGroup is the entries of a PutRecords call that go to one shard, and
@@ -202,6 +228,9 @@ type putGroup struct {
 	batch    []storage.Entry
 	pending  storage.PendingAppend // the append startGroup started, if idx is not empty
 	texts    []byte                // where the sequence numbers go, if not nil
+	// waiting: groupResults wrote sequence numbers, which finishGroup
+	// replaces by the failure if the append fails (failedLate).
+	waiting, failedLate bool
 }
 
 // putScratch is PutRecords' working memory, reused between calls: a call
@@ -330,23 +359,17 @@ func (e *Engine) startGroup(st *stream, g *putGroup, entries []PutEntry, results
 	g.pending = sh.log.StartAppendWithKey(batch, now, keyRef)
 }
 
-// finishGroup waits for the append startGroup started, if any entry was
-// admitted, and writes their results: sequence numbers, or the failure.
-func (e *Engine) finishGroup(st *stream, g *putGroup, results []PutResult) {
+// groupResults writes the results of g's admitted entries as they will be
+// if the append startGroup started becomes durable: sequence numbers, or
+// the failure of an append that failed at once.
+func (e *Engine) groupResults(st *stream, g *putGroup, results []PutResult) {
 	sh, idx := g.sh, g.idx
 	if len(idx) == 0 {
 		return // every entry throttled: startGroup wrote their results
 	}
-	res, err := g.pending.Wait()
+	res, err := g.pending.Result()
 	if err != nil {
-		e.log.Error("append to shard", "stream", st.meta.Name, "shard", sh.id, "err", err)
-		code, msg := "InternalFailure", "Internal service failure."
-		if kerr := e.storageFailure(err); kerr.Code != CodeInternalFailure {
-			code, msg = kerr.Code, kerr.Message
-		}
-		for _, i := range idx {
-			results[i] = PutResult{ErrorCode: code, ErrorMessage: msg}
-		}
+		e.failGroup(st, g, results, err)
 		return
 	}
 	var seqs *seqTexts // one batch: consecutive counters
@@ -357,6 +380,31 @@ func (e *Engine) finishGroup(st *stream, g *putGroup, results []PutResult) {
 	}
 	for j, i := range idx {
 		results[i] = PutResult{ShardID: sh.id, SequenceNumber: seqs.next(res.FirstOffset+uint64(j)+1, res.ArrivalMillis)}
+	}
+	g.waiting = true
+}
+
+// finishGroup waits for the append startGroup started, if any entry was
+// admitted, and writes the failure into their results if it failed.
+func (e *Engine) finishGroup(st *stream, g *putGroup, results []PutResult) {
+	if len(g.idx) == 0 {
+		return
+	}
+	if _, err := g.pending.Wait(); err != nil && g.waiting {
+		e.failGroup(st, g, results, err)
+		g.failedLate = true
+	}
+}
+
+// failGroup writes the failure of g's append into its entries' results.
+func (e *Engine) failGroup(st *stream, g *putGroup, results []PutResult, err error) {
+	e.log.Error("append to shard", "stream", st.meta.Name, "shard", g.sh.id, "err", err)
+	code, msg := "InternalFailure", "Internal service failure."
+	if kerr := e.storageFailure(err); kerr.Code != CodeInternalFailure {
+		code, msg = kerr.Code, kerr.Message
+	}
+	for _, i := range g.idx {
+		results[i] = PutResult{ErrorCode: code, ErrorMessage: msg}
 	}
 }
 

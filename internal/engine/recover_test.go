@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -156,6 +157,119 @@ func putRecordsDiskFull(t *testing.T, m syncMode) {
 	check("space back")
 	h.restart()
 	check("after restart")
+}
+
+// TestPutRecordsPrepared, under both sync modes: prepare sees the results
+// a call will answer before its batches are durable, and changed says
+// when a batch failed after that. A sync that fails turns the sequence
+// numbers prepare saw into InternalFailure (changed true); a write that
+// fails at once is in the results prepare sees (changed false); with the
+// disk back, what prepare saw is the answer, and exactly the records
+// acknowledged are read back.
+func TestPutRecordsPrepared(t *testing.T) {
+	for _, m := range syncModes {
+		t.Run(m.name, func(t *testing.T) { putRecordsPrepared(t, m) })
+	}
+}
+
+func putRecordsPrepared(t *testing.T, m syncMode) {
+	var faults vfs.Faults
+	h := newFaultHarness(t, &faults, m.opts)
+	if err := h.eng.CreateStream(CreateStreamParams{Name: "s", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var acked []PutResult
+	// put runs a call of 20 entries over both shards and returns what
+	// prepare saw, the results and changed.
+	put := func(prefix string) (seen, got []PutResult, changed bool) {
+		t.Helper()
+		h.clock.Advance(10 * time.Second) // past the re-arm backoff
+		es := make([]PutEntry, 20)
+		for i := range es {
+			es[i] = PutEntry{PartitionKey: fmt.Sprintf("%s-%d", prefix, i), Data: []byte(prefix)}
+		}
+		got = make([]PutResult, len(es))
+		calls := 0
+		changed, err := h.eng.PutRecordsPrepared("s", es, got, nil, func() {
+			calls++
+			seen = append([]PutResult(nil), got...)
+		})
+		if err != nil || calls != 1 {
+			t.Fatalf("PutRecordsPrepared: %v, prepare called %d times", err, calls)
+		}
+		return seen, got, changed
+	}
+	allOK := func(what string, rs []PutResult) {
+		t.Helper()
+		shards := map[string]bool{}
+		for i, r := range rs {
+			if _, ok := ParseSeqNum(r.SequenceNumber); !ok || r.ErrorCode != "" {
+				t.Fatalf("%s: entry %d = %+v, want a sequence number", what, i, r)
+			}
+			shards[r.ShardID] = true
+		}
+		if len(shards) != 2 {
+			t.Fatalf("%s: the call went to %d shards, want 2", what, len(shards))
+		}
+	}
+	allFailed := func(what string, rs []PutResult) {
+		t.Helper()
+		for i, r := range rs {
+			if r.ErrorCode != "InternalFailure" || r.SequenceNumber != "" || r.ShardID != "" {
+				t.Fatalf("%s: entry %d = %+v, want InternalFailure", what, i, r)
+			}
+		}
+	}
+
+	seen, got, changed := put("ok")
+	allOK("ok", got)
+	if changed || !slices.Equal(seen, got) {
+		t.Fatalf("ok: changed %v, prepare saw %+v, answered %+v", changed, seen, got)
+	}
+	acked = append(acked, got...)
+
+	faults.Fail(m.op, m.match, syscall.EIO)
+	seen, got, changed = put("sync-failed")
+	allOK("sync-failed, as prepare saw it", seen)
+	allFailed("sync-failed", got)
+	if !changed {
+		t.Fatal("sync-failed: changed false after every batch failed")
+	}
+
+	faults.Clear()
+	faults.Fail(vfs.OpWrite, isSegFile, &vfs.ShortWriteError{N: 50, Err: syscall.ENOSPC})
+	seen, got, changed = put("write-full")
+	allFailed("write-full", got)
+	if changed || !slices.Equal(seen, got) {
+		t.Fatalf("write-full: changed %v, prepare saw %+v, answered %+v", changed, seen, got)
+	}
+
+	faults.Clear()
+	seen, got, changed = put("after")
+	allOK("after", got)
+	if changed || !slices.Equal(seen, got) {
+		t.Fatalf("after: changed %v, prepare saw %+v, answered %+v", changed, seen, got)
+	}
+	acked = append(acked, got...)
+
+	// Exactly the acknowledged records are stored, with the numbers
+	// prepare saw.
+	var read []Record
+	for _, shard := range []string{"shardId-000000000000", "shardId-000000000001"} {
+		read = append(read, h.readShard("s", shard)...)
+	}
+	want := map[string]bool{}
+	for _, r := range acked {
+		want[r.SequenceNumber] = true
+	}
+	if len(read) != len(want) {
+		t.Fatalf("read %d records, acknowledged %d", len(read), len(want))
+	}
+	for _, r := range read {
+		if !want[r.SequenceNumber] {
+			t.Fatalf("read %s, which was not acknowledged", r.SequenceNumber)
+		}
+	}
 }
 
 // TestPutRecordsSlowDisk: every sync (a shard's fdatasync, or the store's

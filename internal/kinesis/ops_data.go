@@ -136,20 +136,30 @@ func (s *Service) putRecords(r *Request) (any, error) {
 	sc.results = grow(sc.results, len(entries))
 	sc.texts = slices.Grow(sc.texts[:0], len(entries)*engine.SeqTextBytes)
 	results := sc.results
-	if err := s.eng.PutRecordsInto(name, entries, results, sc.texts); err != nil {
+	// The answer is encoded while the batches become durable, and again
+	// only if one of them failed. It is encoded before the scratch, which
+	// holds the numbers' texts and the answer's entries, serves another
+	// call.
+	var answer awsproto.Encoded
+	encode := func() {
+		sc.outs = grow(sc.outs, len(results))
+		out := putRecordsOutput{Records: sc.outs, engineTexts: true}
+		for i, res := range results {
+			out.Records[i] = putRecordsResultEntry{SequenceNumber: res.SequenceNumber, ShardId: res.ShardID, ErrorCode: res.ErrorCode, ErrorMessage: res.ErrorMessage}
+			if res.ErrorCode != "" {
+				out.FailedRecordCount++
+			}
+		}
+		answer = awsproto.EncodeSelf(r.Protocol, out)
+	}
+	changed, err := s.eng.PutRecordsPrepared(name, entries, results, sc.texts, encode)
+	if err != nil {
 		return nil, err
 	}
-	sc.outs = grow(sc.outs, len(results))
-	out := putRecordsOutput{Records: sc.outs, engineTexts: true}
-	for i, res := range results {
-		out.Records[i] = putRecordsResultEntry{SequenceNumber: res.SequenceNumber, ShardId: res.ShardID, ErrorCode: res.ErrorCode, ErrorMessage: res.ErrorMessage}
-		if res.ErrorCode != "" {
-			out.FailedRecordCount++
-		}
+	if changed {
+		encode()
 	}
-	// Encoded before the scratch, which holds the numbers' texts and the
-	// answer's entries, serves another call.
-	return awsproto.EncodeSelf(r.Protocol, out), nil
+	return answer, nil
 }
 
 // putRecordsEntries validates the Records member and each entry, in AWS's

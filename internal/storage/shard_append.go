@@ -148,6 +148,12 @@ func (l *ShardLog) StartAppendWithKey(entries []Entry, nowMillis int64, keyRef s
 	return p
 }
 
+// Result returns what Wait will return if the batch becomes durable: its
+// place in the log is fixed once StartAppendWithKey has written it, so a
+// caller can prepare its answer while the sync runs. An append that failed
+// at the start returns its error, as Wait will.
+func (p *PendingAppend) Result() (AppendResult, error) { return p.res, p.err }
+
 // WaitsAlone reports whether each append's Wait runs a sync of its own
 // log (per-log group commit: neither Options.SharedSync nor NoSync), so
 // that a caller waiting for appends on several logs should wait for them
