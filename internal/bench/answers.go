@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"sync/atomic"
@@ -29,17 +28,40 @@ func stampOf(data []byte) (int64, bool) {
 }
 
 // stampOfBase64 returns the send time stamped into a record's data given
-// as base64 text: the stamp is the first 12 characters.
+// as base64 text: the stamp is the first 12 characters, 72 bits. Read
+// through a table, not encoding/base64, whose call cost more than the
+// rest of a record's scan in a subscriber (about 40 ns for 12
+// characters).
 func stampOfBase64(text []byte) (int64, bool) {
-	var b [stampBytes]byte
 	if len(text) < 12 {
 		return 0, false
 	}
-	if _, err := base64.StdEncoding.Decode(b[:], text[:12]); err != nil {
+	var bits uint64 // the first 10 characters: 60 bits
+	var bad byte
+	for _, c := range text[:10] {
+		v := base64Values[c]
+		bad |= v
+		bits = bits<<6 | uint64(v)
+	}
+	v10, v11 := base64Values[text[10]], base64Values[text[11]]
+	if (bad|v10|v11)&0xc0 != 0 || (v10&3)<<6|v11 != stampMagic {
 		return 0, false
 	}
-	return stampOf(b[:])
+	return int64(bits<<4 | uint64(v10>>2)), true
 }
+
+// base64Values maps each character of the standard base64 alphabet to
+// its value, and every other byte to 0xff.
+var base64Values = func() (t [256]byte) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range len(alphabet) {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()
 
 // base64Len is the decoded size of padded base64 text.
 func base64Len(text []byte) int64 {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,46 @@ func stamped(ts int64, size int) []byte {
 		d[8] = stampMagic
 	}
 	return d
+}
+
+// TestStampOfBase64 holds the table decode to encoding/base64 followed by
+// stampOf: stamped data of every size around the stamp, and 12-character
+// texts with a character replaced by one outside the alphabet, padding
+// or a line break.
+func TestStampOfBase64(t *testing.T) {
+	want := func(text []byte) (int64, bool) {
+		if len(text) < 12 {
+			return 0, false
+		}
+		b, err := base64.StdEncoding.DecodeString(string(text[:12]))
+		if err != nil {
+			return 0, false
+		}
+		return stampOf(b)
+	}
+	check := func(text []byte) {
+		t.Helper()
+		gs, gok := stampOfBase64(text)
+		ws, wok := want(text)
+		if gs != ws || gok != wok {
+			t.Fatalf("stampOfBase64(%q) = %d, %v; want %d, %v", text, gs, gok, ws, wok)
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	bad := []byte{'=', '\n', '\r', '-', '_', '"', 0, 0x80, 0xff}
+	for range 20000 {
+		d := stamped(int64(r.Uint64()), r.IntN(20))
+		if len(d) > 8 && r.IntN(8) == 0 {
+			d[8] ^= byte(1 + r.IntN(255)) // not the magic
+		}
+		text := []byte(base64.StdEncoding.EncodeToString(d))
+		check(text)
+		if len(text) >= 12 {
+			m := bytes.Clone(text)
+			m[r.IntN(12)] = bad[r.IntN(len(bad))]
+			check(m)
+		}
+	}
 }
 
 func TestParseRecords(t *testing.T) {
