@@ -86,7 +86,7 @@ func appendOptString(b []byte, n int, name, v string) ([]byte, int) {
 func (o getRecordsOutput) AppendJSON(b []byte) []byte {
 	b = slices.Grow(b, 128+len(o.NextShardIterator)+recordsJSONBytes(o.Records))
 	b = append(b, `{"Records":`...)
-	b = appendRecordsJSON(b, o.Records)
+	b = appendRecordsJSON(b, o.Records, o.engineTexts)
 	if o.NextShardIterator != "" {
 		b = append(b, `,"NextShardIterator":`...)
 		b = awsproto.AppendJSONString(b, o.NextShardIterator)
@@ -102,7 +102,7 @@ func (o getRecordsOutput) AppendJSON(b []byte) []byte {
 func (e subscribeEvent) AppendJSON(b []byte) []byte {
 	b = slices.Grow(b, 160+recordsJSONBytes(e.Records))
 	b = append(b, `{"Records":`...)
-	b = appendRecordsJSON(b, e.Records)
+	b = appendRecordsJSON(b, e.Records, e.engineTexts)
 	b = append(b, `,"ContinuationSequenceNumber":`...)
 	if e.ContinuationSequenceNumber == nil {
 		b = append(b, "null"...)
@@ -130,8 +130,9 @@ func recordsJSONBytes(recs []recordOut) int {
 const yieldBytes = 128 << 10
 
 // appendRecordsJSON appends recs as the JSON array of a GetRecords answer
-// or a SubscribeToShard event ("null" for nil).
-func appendRecordsJSON(b []byte, recs []recordOut) []byte {
+// or a SubscribeToShard event ("null" for nil). engineTexts: the sequence
+// numbers are the engine's, copied without an escape scan.
+func appendRecordsJSON(b []byte, recs []recordOut, engineTexts bool) []byte {
 	if recs == nil {
 		return append(b, "null"...)
 	}
@@ -152,9 +153,15 @@ func appendRecordsJSON(b []byte, recs []recordOut) []byte {
 			yielded = len(b)
 		}
 		r := &recs[i]
-		b = append(b, `{"SequenceNumber":`...)
-		b = awsproto.AppendJSONString(b, r.SequenceNumber)
-		b = append(b, `,"ApproximateArrivalTimestamp":`...)
+		if engineTexts {
+			b = append(b, `{"SequenceNumber":"`...)
+			b = append(b, r.SequenceNumber...)
+			b = append(b, `","ApproximateArrivalTimestamp":`...)
+		} else {
+			b = append(b, `{"SequenceNumber":`...)
+			b = awsproto.AppendJSONString(b, r.SequenceNumber)
+			b = append(b, `,"ApproximateArrivalTimestamp":`...)
+		}
 		if ms := r.ApproximateArrivalTimestamp.Millis; tsEnd > 0 && ms == tsMillis {
 			b = append(b, b[tsStart:tsEnd]...)
 		} else {

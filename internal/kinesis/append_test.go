@@ -49,7 +49,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 
 		// A SubscribeToShard event carries the same records.
-		ev := subscribeEvent{Records: gro.Records, MillisBehindLatest: gro.MillisBehindLatest, ChildShards: gro.ChildShards}
+		ev := subscribeEvent{Records: gro.Records, MillisBehindLatest: gro.MillisBehindLatest, ChildShards: gro.ChildShards, engineTexts: gro.engineTexts}
 		if r.IntN(2) == 0 {
 			c := randString(r)
 			ev.ContinuationSequenceNumber = &c
@@ -168,6 +168,13 @@ func randGetRecordsOutput(r *rand.Rand, i int) getRecordsOutput {
 		gro.NextShardIterator = randString(r)
 	}
 	gro.MillisBehindLatest = r.Int64N(1e9)
+	if r.IntN(2) == 0 {
+		// The engine's sequence numbers, which appendRecordsJSON copies.
+		gro.engineTexts = true
+		for j := range gro.Records {
+			gro.Records[j].SequenceNumber = strconv.FormatUint(r.Uint64(), 10) + strconv.FormatUint(r.Uint64(), 10)
+		}
+	}
 	if r.IntN(4) == 0 {
 		gro.ChildShards = []childShard{{ShardId: "shardId-000000000002", ParentShards: []string{"shardId-000000000000"},
 			HashKeyRange: hashKeyRange{StartingHashKey: "0", EndingHashKey: "340282366920938463463374607431768211455"}}}

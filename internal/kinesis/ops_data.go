@@ -269,7 +269,7 @@ var recordOuts = freelist.New[[]recordOut](8)
 // getRecordsAnswer is the wire form of res, its records in *outs (grown
 // as needed).
 func getRecordsAnswer(res engine.GetRecordsResult, outs *[]recordOut) getRecordsOutput {
-	out := getRecordsOutput{Records: toRecordOuts(res.Records, outs), NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest}
+	out := getRecordsOutput{Records: toRecordOuts(res.Records, outs), NextShardIterator: res.NextShardIterator, MillisBehindLatest: res.MillisBehindLatest, engineTexts: true}
 	out.ChildShards = toChildShards(res.ChildShards)
 	return out
 }

@@ -43,6 +43,7 @@ type subscribeEvent struct {
 	ContinuationSequenceNumber *string      `json:"ContinuationSequenceNumber"`
 	MillisBehindLatest         int64        `json:"MillisBehindLatest"`
 	ChildShards                []childShard `json:"ChildShards,omitempty"`
+	engineTexts                bool         // as getRecordsOutput's
 }
 
 // SubscribeToShard runs one SubscribeToShard call. Errors found before the
@@ -122,7 +123,7 @@ func (s *Service) openSubscription(r *Request) (*engine.Subscription, error) {
 // toSubscribeEvent is the wire form of ev, its records in *outs (grown as
 // needed).
 func toSubscribeEvent(ev engine.SubscribeEvent, outs *[]recordOut) subscribeEvent {
-	out := subscribeEvent{Records: toRecordOuts(ev.Records, outs), MillisBehindLatest: ev.MillisBehindLatest}
+	out := subscribeEvent{Records: toRecordOuts(ev.Records, outs), MillisBehindLatest: ev.MillisBehindLatest, engineTexts: true}
 	if ev.ContinuationSequenceNumber != "" {
 		out.ContinuationSequenceNumber = &ev.ContinuationSequenceNumber
 	}

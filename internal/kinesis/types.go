@@ -229,4 +229,7 @@ type getRecordsOutput struct {
 	NextShardIterator  string       `json:"NextShardIterator,omitempty"`
 	MillisBehindLatest int64        `json:"MillisBehindLatest"`
 	ChildShards        []childShard `json:"ChildShards,omitempty"`
+	// engineTexts: every record's SequenceNumber is the engine's
+	// (putRecordsOutput.engineTexts).
+	engineTexts bool
 }
