@@ -22,6 +22,9 @@ func TestConcurrentTail(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
 	c := srv.client()
+	// The writers must know each call's outcome exactly: a retried
+	// PutRecords could be applied twice.
+	wc := srv.client(exactWrites)
 	const (
 		name      = "tail"
 		shards    = 4
@@ -50,7 +53,7 @@ func TestConcurrentTail(t *testing.T) {
 					id := fmt.Sprintf("w%d-%d", w, b*batchSize+i)
 					entries = append(entries, types.PutRecordsRequestEntry{PartitionKey: aws.String(id), Data: []byte(id)})
 				}
-				out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries}, noRetries)
+				out, err := wc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
 				if err != nil {
 					t.Errorf("writer %d: PutRecords: %v", w, err)
 					return

@@ -134,7 +134,7 @@ func TestFanOutSoak(t *testing.T) {
 	t.Logf("%d subscriptions live, %d pollers; producing for %v with subscription lifetime %v", len(subs), len(polls), dur, lifetime)
 
 	from := time.Now()
-	acked := produceSoak(t, ctx, c, dur)
+	acked := produceSoak(t, ctx, srv.client(exactWrites), dur)
 	to := time.Now()
 	total := 0
 	for _, a := range acked {
@@ -402,7 +402,8 @@ func checkSoakData(d []byte) error {
 // acknowledged sequence numbers of each shard, in no particular order. A
 // failed call or record is an error: with --shard-limits off nothing is
 // throttled, and a call whose outcome is unknown would leave the
-// subscribers' expected records unknown.
+// subscribers' expected records unknown; so c must be an exactWrites
+// client.
 func produceSoak(t *testing.T, ctx context.Context, c *kinesis.Client, dur time.Duration) [][]string {
 	acked := make([][][]string, soakProducers)
 	var wg sync.WaitGroup
@@ -420,7 +421,7 @@ func produceSoak(t *testing.T, ctx context.Context, c *kinesis.Client, dur time.
 						PartitionKey: aws.String(fmt.Sprintf("p%d-%d", p, id)), Data: soakData(id),
 					}
 				}
-				out, err := c.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String("soak"), Records: entries}, noRetries)
+				out, err := c.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String("soak"), Records: entries})
 				if err != nil {
 					t.Errorf("producer %d: PutRecords: %v", p, err)
 					return

@@ -98,7 +98,7 @@ func (l *faultLedger) put(t *testing.T, c *kinesis.Client, stream string) (ok, f
 		in.Records = append(in.Records, types.PutRecordsRequestEntry{Data: d, PartitionKey: aws.String("k")})
 		l.next++
 	}
-	out, err := c.PutRecords(context.Background(), in, noRetries)
+	out, err := c.PutRecords(context.Background(), in)
 	if err != nil {
 		t.Fatalf("PutRecords: %v", err)
 	}
@@ -152,7 +152,7 @@ func (l *faultLedger) check(t *testing.T, c *kinesis.Client, stream, shard, when
 func TestFaultDiskFull(t *testing.T) {
 	mnt := mountSmallTmpfs(t, "8m")
 	srv := startServerDir(t, filepath.Join(mnt, "data"), "--shard-limits", "off")
-	c := srv.client()
+	c := srv.client(exactWrites) // a retried write could be applied twice
 	const stream, shard = "full", "shardId-000000000000"
 	createStream(t, c, stream, 1)
 	l := &faultLedger{acked: map[int]string{}, sent: map[int]bool{}}
@@ -176,7 +176,7 @@ func TestFaultDiskFull(t *testing.T) {
 	}
 	l.put(t, c, stream) // fails again, fast
 	_, err := c.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String(stream),
-		PartitionKey: aws.String("k"), Data: []byte("on a full disk")}, noRetries)
+		PartitionKey: aws.String("k"), Data: []byte("on a full disk")})
 	apiErr(t, err, "InternalFailureException")
 	var re *awshttp.ResponseError
 	if !errors.As(err, &re) || re.HTTPStatusCode() != 500 {
@@ -221,7 +221,7 @@ func TestFaultCorruptSegment(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	keyFile := writeMasterKey(t)
 	srv := startServerDir(t, dataDir, "--shard-limits", "off", "--master-key-file", keyFile)
-	c := srv.client()
+	c := srv.client(exactWrites) // a retried write could be applied twice
 	ctx := context.Background()
 	const damaged, healthy = "damaged", "healthy"
 	createStream(t, c, damaged, 2)
@@ -231,7 +231,7 @@ func TestFaultCorruptSegment(t *testing.T) {
 	put := func(shard int, data string) string {
 		t.Helper()
 		out, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(damaged), PartitionKey: aws.String("k"),
-			ExplicitHashKey: aws.String(hashKeys[shard]), Data: []byte(data)}, noRetries)
+			ExplicitHashKey: aws.String(hashKeys[shard]), Data: []byte(data)})
 		if err != nil {
 			t.Fatalf("PutRecord to shard %d: %v", shard, err)
 		}
@@ -280,7 +280,7 @@ func TestFaultCorruptSegment(t *testing.T) {
 		expectFault(t, err)
 	}
 	_, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(damaged), PartitionKey: aws.String("k"),
-		ExplicitHashKey: aws.String(hashKeys[1]), Data: []byte("after the damage")}, noRetries)
+		ExplicitHashKey: aws.String(hashKeys[1]), Data: []byte("after the damage")})
 	expectFault(t, err)
 
 	// Shard 0: the sealed segment's index was intact, so the damage is
