@@ -208,3 +208,30 @@ func TestStrictBase64MatchesStd(t *testing.T) {
 		}
 	}
 }
+
+// TestGrow: grow hands out n zero elements whether it reuses the array or
+// not, clearing what lies within the slice's length and relying on what
+// lies beyond it being zero, as putScratch.release leaves it.
+func TestGrow(t *testing.T) {
+	s := grow([]string(nil), 3)
+	if len(s) != 3 || s[0] != "" || s[2] != "" {
+		t.Fatalf("grow(nil, 3) = %q", s)
+	}
+	s[0], s[1], s[2] = "a", "b", "c"
+	again := grow(s, 2) // a second encoding of the same call's answer
+	if len(again) != 2 || again[0] != "" || again[1] != "" || &again[0] != &s[0] {
+		t.Fatalf("grow(s, 2) = %q, want 2 zero elements in s's array", again)
+	}
+	if s[2] != "" {
+		t.Fatalf("grow(s, 2) left %q beyond the new length", s[2])
+	}
+	clear(again)
+	released := again[:0]
+	bigger := grow(released, 3)
+	if len(bigger) != 3 || bigger[0] != "" || bigger[2] != "" || &bigger[0] != &s[0] {
+		t.Fatalf("grow(released, 3) = %q, want 3 zero elements in s's array", bigger)
+	}
+	if larger := grow(bigger, 4); len(larger) != 4 || &larger[0] == &s[0] {
+		t.Fatalf("grow beyond the capacity reused the array")
+	}
+}

@@ -94,9 +94,9 @@ func isTimeout(err error) bool {
 // deadlineWriter sets a write deadline before each write of a response:
 // BodyTimeout plus the write's size at MinBodyBytesPerSecond, so that a
 // client that stops reading cannot hold a handler forever. net/http clears
-// the deadline once the response is done. A streamed response must clear
-// it after each piece (clearDeadline): on HTTP/2 a deadline that passes
-// resets the stream even when nothing is being written.
+// the deadline once the response is done. A streamed response keeps its
+// own (eventWriter): on HTTP/2 a deadline that passes resets the stream
+// even when nothing is being written.
 type deadlineWriter struct {
 	http.ResponseWriter
 	rc    *http.ResponseController
@@ -114,8 +114,6 @@ func (d *deadlineWriter) setDeadline(n int) {
 	_ = d.rc.SetWriteDeadline(transferDeadline(time.Now(), int64(n), d.grace, d.rate))
 }
 
-// clearDeadline removes the write deadline.
-func (d *deadlineWriter) clearDeadline() { _ = d.rc.SetWriteDeadline(time.Time{}) }
 
 // Unwrap lets http.ResponseController reach the connection.
 func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }

@@ -63,7 +63,9 @@ func startLiveStorage(t testing.TB, cfg Config, sopts storage.Options) *liveServ
 		t.Fatal(err)
 	}
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Logger = quiet
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
 	cfg.AccountID = "000000000000"
 	srv := New(cfg, kinesis.New(eng, quiet))
 	if err := srv.Listen(); err != nil {

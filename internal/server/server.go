@@ -488,7 +488,9 @@ func newRequestID() string {
 // serveSubscription streams a SubscribeToShard response as event-stream
 // messages, over HTTP/2 or chunked HTTP/1.1.
 func (s *Server) serveSubscription(w *deadlineWriter, r *http.Request, req *kinesis.Request) {
-	ew := &eventWriter{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(w)}
+	// Events go to the response without deadlineWriter's deadline per
+	// write: eventWriter keeps one of its own.
+	ew := &eventWriter{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(w.ResponseWriter)}
 	err := s.kinesis.SubscribeToShard(r.Context(), req, ew)
 	if err == nil {
 		return
@@ -502,30 +504,51 @@ func (s *Server) serveSubscription(w *deadlineWriter, r *http.Request, req *kine
 }
 
 // eventWriter is a kinesis.EventWriter over an HTTP response. Each event
-// must be taken by the client within the response write deadline; between
-// events there is none.
+// must be taken by the client within the response write deadline:
+// BodyTimeout plus its size at MinBodyBytesPerSecond, from when it is
+// written. The deadline also covers the quiet time before the next event
+// (at most kinesis.SubscribeHeartbeat), because on HTTP/2 a deadline that
+// passes resets the stream even when nothing is being written. So it is
+// never cleared, only moved forward, and only once it has fallen
+// deadlineStep (or half of BodyTimeout, if less) behind: on HTTP/2 each
+// change is a message to the connection's goroutine, and events come
+// hundreds of times a second.
 type eventWriter struct {
 	w     *deadlineWriter
 	rc    *http.ResponseController
 	enc   *eventstream.Encoder
 	begun bool
+	set   time.Time // the write deadline last set
 }
+
+// eventHeadroomBytes stands for an event's prelude and headers in the
+// deadline's allowance for its size.
+const eventHeadroomBytes = 256
 
 func (e *eventWriter) Begin() error {
 	e.w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 	e.w.WriteHeader(http.StatusOK)
 	e.begun = true
-	e.w.setDeadline(0)
-	defer e.w.clearDeadline()
+	e.allow(0)
 	return e.rc.Flush()
 }
 
 func (e *eventWriter) Write(m *eventstream.Message) error {
-	defer e.w.clearDeadline()
-	if err := e.enc.Encode(m); err != nil { // sets the deadline
+	e.allow(len(m.Payload) + eventHeadroomBytes)
+	if err := e.enc.Encode(m); err != nil {
 		return err
 	}
 	return e.rc.Flush()
+}
+
+// allow moves the write deadline so that it allows n bytes from now and
+// the quiet time after them.
+func (e *eventWriter) allow(n int) {
+	want := transferDeadline(time.Now(), int64(n), e.w.grace+kinesis.SubscribeHeartbeat, e.w.rate)
+	if want.Sub(e.set) >= min(deadlineStep, e.w.grace/2) {
+		_ = e.rc.SetWriteDeadline(want)
+		e.set = want
+	}
 }
 
 // authorizer evaluates a verified caller's identity policies, and the
