@@ -114,7 +114,6 @@ func (d *deadlineWriter) setDeadline(n int) {
 	_ = d.rc.SetWriteDeadline(transferDeadline(time.Now(), int64(n), d.grace, d.rate))
 }
 
-
 // Unwrap lets http.ResponseController reach the connection.
 func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
