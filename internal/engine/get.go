@@ -163,6 +163,8 @@ type Record struct {
 	ArrivalMillis  int64
 	PartitionKey   string
 	Data           []byte
+	// Encrypted: written while the stream was encrypted with KMS.
+	Encrypted bool
 }
 
 // ChildShard is a shard that follows a closed one.
@@ -288,7 +290,7 @@ func (e *Engine) readRecordsLocked(st *stream, sh *shard, from uint64, limit, ma
 			res.bytes += len(r.PartitionKey) + len(r.Data)
 			res.records[i] = Record{
 				SequenceNumber: seqs.next(r.Offset+1, r.ArrivalMillis),
-				ArrivalMillis:  r.ArrivalMillis, PartitionKey: r.PartitionKey, Data: r.Data,
+				ArrivalMillis:  r.ArrivalMillis, PartitionKey: r.PartitionKey, Data: r.Data, Encrypted: r.Encrypted,
 			}
 		}
 		from += uint64(len(recs))

@@ -24,6 +24,8 @@ type PutResult struct {
 	SequenceNumber string
 	ErrorCode      string
 	ErrorMessage   string
+	// Encrypted: the record was written under the stream's KMS key.
+	Encrypted bool
 }
 
 // writableStream returns a stream that accepts records: ACTIVE or UPDATING.
@@ -231,6 +233,7 @@ type putGroup struct {
 	// waiting: groupResults wrote sequence numbers, which finishGroup
 	// replaces by the failure if the append fails (failedLate).
 	waiting, failedLate bool
+	encrypted           bool // the batch is written under the stream's KMS key
 }
 
 // putScratch is PutRecords' working memory, reused between calls: a call
@@ -356,6 +359,7 @@ func (e *Engine) startGroup(st *stream, g *putGroup, entries []PutEntry, results
 	if st.meta.EncryptionType == EncryptionKMS {
 		keyRef = st.meta.KeyID
 	}
+	g.encrypted = keyRef != ""
 	g.pending = sh.log.StartAppendWithKey(batch, now, keyRef)
 }
 
@@ -379,7 +383,7 @@ func (e *Engine) groupResults(st *stream, g *putGroup, results []PutResult) {
 		seqs = newSeqTexts(sh, len(idx))
 	}
 	for j, i := range idx {
-		results[i] = PutResult{ShardID: sh.id, SequenceNumber: seqs.next(res.FirstOffset+uint64(j)+1, res.ArrivalMillis)}
+		results[i] = PutResult{ShardID: sh.id, SequenceNumber: seqs.next(res.FirstOffset+uint64(j)+1, res.ArrivalMillis), Encrypted: g.encrypted}
 	}
 	g.waiting = true
 }

@@ -78,7 +78,17 @@ func (s *Service) putRecord(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return putRecordOutput{ShardId: res.ShardID, SequenceNumber: res.SequenceNumber}, nil
+	return putRecordOutput{ShardId: res.ShardID, SequenceNumber: res.SequenceNumber, EncryptionType: encryptionType(res.Encrypted)}, nil
+}
+
+// encryptionType is a record's or a write's EncryptionType member: KMS
+// for records written while the stream was encrypted, else absent, as
+// AWS answers for a stream that never was.
+func encryptionType(encrypted bool) string {
+	if encrypted {
+		return engine.EncryptionKMS
+	}
+	return ""
 }
 
 // checkRecordSize applies the limit on partition key plus data, which the
@@ -148,6 +158,9 @@ func (s *Service) putRecords(r *Request) (any, error) {
 			out.Records[i] = putRecordsResultEntry{SequenceNumber: res.SequenceNumber, ShardId: res.ShardID, ErrorCode: res.ErrorCode, ErrorMessage: res.ErrorMessage}
 			if res.ErrorCode != "" {
 				out.FailedRecordCount++
+			}
+			if res.Encrypted {
+				out.EncryptionType = engine.EncryptionKMS
 			}
 		}
 		answer = awsproto.EncodeSelf(r.Protocol, out)
@@ -285,7 +298,7 @@ func toRecordOuts(recs []engine.Record, outs *[]recordOut) []recordOut {
 	for i, rec := range recs {
 		(*outs)[i] = recordOut{
 			SequenceNumber: rec.SequenceNumber, ApproximateArrivalTimestamp: awsproto.Timestamp{Millis: rec.ArrivalMillis},
-			Data: rec.Data, PartitionKey: rec.PartitionKey,
+			Data: rec.Data, PartitionKey: rec.PartitionKey, EncryptionType: encryptionType(rec.Encrypted),
 		}
 	}
 	return *outs

@@ -68,6 +68,9 @@ type Record struct {
 	ArrivalMillis int64
 	PartitionKey  string
 	Data          []byte
+	// Encrypted: the record's batch was sealed under a data key
+	// (AppendWithKey with a keyRef).
+	Encrypted bool
 }
 
 // AppendResult says where a batch landed.

@@ -108,6 +108,7 @@ type recordReader struct {
 	maxBytes   int
 	bytes      int
 	full       bool
+	encrypted  bool     // the batch being walked was sealed under a key
 	out        []Record // the records read are out[base:]
 	base       int
 	arena      []byte
@@ -134,7 +135,7 @@ func (r *recordReader) add(off uint64, end uint64, arrival int64, key, data []by
 		// doubling copies, without a big slice for a few big records.
 		r.out = slices.Grow(r.out, min(r.maxRecords, max(minReadRecords, r.maxBytes/max(n, 1)+1)))
 	}
-	r.out = append(r.out, Record{Offset: off, ArrivalMillis: arrival, PartitionKey: r.key(key), Data: r.copy(data)})
+	r.out = append(r.out, Record{Offset: off, ArrivalMillis: arrival, PartitionKey: r.key(key), Data: r.copy(data), Encrypted: r.encrypted})
 	r.bytes += n
 	r.next = off + 1
 	return true
@@ -211,6 +212,7 @@ func (l *ShardLog) readSegment(v *logView, i int, r *recordReader) error {
 			return true, ""
 		}
 		n := len(r.out)
+		r.encrypted = h.encrypted()
 		reason := dec.walk(seg, frame, &h, func(j int, arrival int64, key, data []byte) bool {
 			return r.add(h.firstOffset+uint64(j), end, arrival, key, data)
 		})

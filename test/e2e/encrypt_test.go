@@ -297,3 +297,82 @@ func TestEncryptionNeedsMasterKey(t *testing.T) {
 	expectErr(t, startEncryption(t, c, "plain", "alias/aws/kinesis"), "KMSInvalidStateException",
 		"Encryption at rest is not enabled on this server: start sluice serve with --master-key-file or SLUICE_MASTER_KEY.")
 }
+
+// TestEncryptionTypeOnRecords: the EncryptionType member AWS sends with
+// writes and records. PutRecord and PutRecords answer KMS while the stream
+// is encrypted and leave it out otherwise; GetRecords and SubscribeToShard
+// mark each record by how it was written, so records from before
+// StartStreamEncryption and after StopStreamEncryption carry none.
+func TestEncryptionTypeOnRecords(t *testing.T) {
+	keyFile := writeMasterKey(t)
+	srv := startServerDir(t, filepath.Join(t.TempDir(), "data"), "--shard-limits", "off", "--master-key-file", keyFile)
+	c := srv.client(exactWrites)
+	ctx := context.Background()
+	const stream = "marked"
+	createStream(t, c, stream, 1)
+	arn := registerActive(t, c, stream, "reader")
+	sub := subscribe(t, c, arn, shardID(0), &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+
+	put := func(data string, want types.EncryptionType) {
+		t.Helper()
+		one, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(stream), PartitionKey: aws.String("k"), Data: []byte(data + "-one")})
+		if err != nil {
+			t.Fatalf("PutRecord %s: %v", data, err)
+		}
+		if one.EncryptionType != want {
+			t.Errorf("PutRecord %s: EncryptionType %q, want %q", data, one.EncryptionType, want)
+		}
+		many, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: []types.PutRecordsRequestEntry{
+			{PartitionKey: aws.String("k"), Data: []byte(data + "-many")},
+		}})
+		if err != nil || aws.ToInt32(many.FailedRecordCount) != 0 {
+			t.Fatalf("PutRecords %s: %v %+v", data, err, many)
+		}
+		if many.EncryptionType != want {
+			t.Errorf("PutRecords %s: EncryptionType %q, want %q", data, many.EncryptionType, want)
+		}
+	}
+	put("plain", "")
+	if err := startEncryption(t, c, stream, "alias/aws/kinesis"); err != nil {
+		t.Fatalf("StartStreamEncryption: %v", err)
+	}
+	waitStatus(t, c, stream, types.StreamStatusActive)
+	put("sealed", types.EncryptionTypeKms)
+	if _, err := c.StopStreamEncryption(ctx, &kinesis.StopStreamEncryptionInput{
+		StreamName: aws.String(stream), EncryptionType: types.EncryptionTypeKms, KeyId: aws.String("alias/aws/kinesis"),
+	}); err != nil {
+		t.Fatalf("StopStreamEncryption: %v", err)
+	}
+	waitStatus(t, c, stream, types.StreamStatusActive)
+	put("again", "")
+
+	want := []struct {
+		data string
+		enc  types.EncryptionType
+	}{
+		{"plain-one", ""}, {"plain-many", ""},
+		{"sealed-one", types.EncryptionTypeKms}, {"sealed-many", types.EncryptionTypeKms},
+		{"again-one", ""}, {"again-many", ""},
+	}
+	check := func(how string, recs []types.Record) {
+		t.Helper()
+		if len(recs) != len(want) {
+			t.Fatalf("%s: %d records, want %d", how, len(recs), len(want))
+		}
+		for i, r := range recs {
+			if string(r.Data) != want[i].data || r.EncryptionType != want[i].enc {
+				t.Errorf("%s: record %d is %q with EncryptionType %q, want %q with %q", how, i, r.Data, r.EncryptionType, want[i].data, want[i].enc)
+			}
+		}
+	}
+	check("GetRecords", readShard(t, c, stream, shardID(0)))
+	var delivered []types.Record
+	for len(delivered) < len(want) {
+		ev := sub.next(t, 20*time.Second)
+		if ev == nil {
+			t.Fatalf("the subscription ended after %d records", len(delivered))
+		}
+		delivered = append(delivered, ev.Records...)
+	}
+	check("SubscribeToShard", delivered)
+}
