@@ -244,6 +244,7 @@ func TestE2E(t *testing.T) {
 		{"poll", ModeE2E, "poll", 1, "json", 0, 0},
 		{"poll cbor", ModeE2E, "poll", 2, "cbor", 0, 0},
 		{"subscribe", ModeE2E, "subscribe", 1, "json", 0, 0},
+		{"subscribe cbor", ModeE2E, "subscribe", 1, "cbor", 0, 0},
 		{"fanout", ModeFanout, "", 3, "cbor", 0, 0},
 		// Events of about 60 KB, each in one DATA frame.
 		{"subscribe 1 MiB frames", ModeE2E, "subscribe", 2, "json", 1 << 20, 2000},

@@ -38,12 +38,12 @@ type (
 	}
 )
 
-var jsonContentType = []string{awsproto.JSON.ContentType()}
-
 // subscriber reads one shard through SubscribeToShard over HTTP/2 (h2c for
 // http:// endpoints), subscribing again from the last continuation each
-// time a subscription ends. Requests are JSON whatever the run's
-// protocol: event payloads are JSON either way.
+// time a subscription ends. It speaks the run's protocol, as the SDKs do:
+// with CBOR (the AWS SDK for Java's default for Kinesis) the request and
+// every event's payload are CBOR, whose record data is raw bytes rather
+// than base64 text.
 type subscriber struct {
 	k           *caller
 	hc          *http.Client
@@ -82,13 +82,14 @@ func (s *subscriber) run(ctx context.Context, ready func(error)) {
 // once runs one subscription until it ends, moving pos along with the
 // events' continuations.
 func (s *subscriber) once(ctx context.Context, pos *startingPosition, ready func(error)) error {
-	body, err := awsproto.Marshal(awsproto.JSON, subscribeInput{ConsumerARN: s.consumerARN, ShardId: s.shard, StartingPosition: *pos})
+	proto := s.k.c.proto
+	body, err := awsproto.Marshal(proto, subscribeInput{ConsumerARN: s.consumerARN, ShardId: s.shard, StartingPosition: *pos})
 	if err != nil {
 		return err
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, err := s.k.request(sctx, "SubscribeToShard", body, jsonContentType)
+	req, err := s.k.request(sctx, "SubscribeToShard", body, []string{s.k.ct})
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func (s *subscriber) once(ctx context.Context, pos *startingPosition, ready func
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := readAll(io.LimitReader(resp.Body, 1<<20), nil)
-		return errorFromBody(awsproto.JSON, resp.StatusCode, b)
+		return errorFromBody(proto, resp.StatusCode, b)
 	}
 	// The server chose the position before it answered; kinesis-mock
 	// sends no initial-response event, so the answer itself says ready.
@@ -135,7 +136,7 @@ func (s *subscriber) event(m *eventstream.Message, pos *startingPosition) error 
 	case eventstream.MessageTypeException:
 		typ, _ := m.Header(eventstream.HeaderExceptionType)
 		var p exceptionPayload
-		awsproto.Unmarshal(awsproto.JSON, m.Payload, &p)
+		awsproto.Unmarshal(s.k.c.proto, m.Payload, &p)
 		return &callError{Type: typ.String(), Message: p.Message + p.MessageC}
 	default:
 		code, _ := m.Header(eventstream.HeaderErrorCode)
@@ -146,7 +147,7 @@ func (s *subscriber) event(m *eventstream.Message, pos *startingPosition) error 
 	switch et.String() {
 	case "SubscribeToShardEvent":
 		s.sink.now = time.Now().UnixNano()
-		a, err := parseRecords(awsproto.JSON, m.Payload, "ContinuationSequenceNumber", &s.sink)
+		a, err := parseRecords(s.k.c.proto, m.Payload, "ContinuationSequenceNumber", &s.sink)
 		if err != nil {
 			return err
 		}

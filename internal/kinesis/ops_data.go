@@ -113,7 +113,8 @@ func (s *Service) putRecords(r *Request) (any, error) {
 	var err error
 	sc := getPutScratch()
 	defer sc.release() // after the engine's PutRecords: it keeps no entry
-	if r.Protocol == awsproto.JSON && fastPutRecords(r.Body, &in, sc) {
+	if fast := r.Protocol == awsproto.JSON && fastPutRecords(r.Body, &in, sc) ||
+		r.Protocol == awsproto.CBOR && fastPutRecordsCBOR(r.Body, &in, sc); fast {
 		name, err = s.checkStream(r, &in.streamRef, check)
 	} else {
 		name, err = s.decodeStream(r, &in, &in.streamRef, check)
