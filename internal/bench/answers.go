@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -69,7 +70,7 @@ func base64Len(text []byte) int64 {
 	for i := len(text) - 1; i >= 0 && i >= len(text)-2 && text[i] == '='; i-- {
 		n--
 	}
-	return n
+	return max(n, 0) // "=" alone is not base64, and holds nothing
 }
 
 // latencySink records put-to-read latency: now minus each record's stamp.
@@ -99,6 +100,9 @@ type putAnswer struct {
 
 func parsePutRecords(p awsproto.Protocol, body []byte) (putAnswer, error) {
 	if p == awsproto.CBOR {
+		if n, ok := cleanPutRecordsCBOR(body); ok {
+			return putAnswer{entries: n}, nil
+		}
 		return parsePutRecordsCBOR(body)
 	}
 	if n, ok := cleanPutRecords(body); ok {
@@ -155,6 +159,48 @@ func cleanPutRecords(body []byte) (entries int, ok bool) {
 	// Nothing in an entry of sequence number and shard id holds a brace.
 	n := bytes.Count(recs, []byte(`{"SequenceNumber":"`))
 	if n == 0 || n != bytes.Count(recs, []byte("{")) || n != bytes.Count(recs, []byte("}")) {
+		return 0, false
+	}
+	return n, true
+}
+
+// The CBOR heads and member names Sluice's answers start with.
+var (
+	cborFailedZeroRecords = string(slices.Concat(cborName("FailedRecordCount"), []byte{0}, cborName("Records")))
+	cborRecordHead        = string(cborName("SequenceNumber"))
+	cborArrivalName       = string(cborName("ApproximateArrivalTimestamp"))
+	cborDataName          = string(cborName("Data"))
+	cborKeyName           = string(cborName("PartitionKey"))
+	cborEncryptionName    = string(cborName("EncryptionType"))
+	cborErrorCodeName     = cborName("ErrorCode")
+)
+
+// cborName encodes a member name, short enough for a one-byte length.
+func cborName(name string) []byte {
+	if len(name) < 24 {
+		return append([]byte{cborText<<5 | byte(len(name))}, name...)
+	}
+	return append([]byte{cborText<<5 | 24, byte(len(name))}, name...)
+}
+
+// cleanPutRecordsCBOR counts the entries of a CBOR PutRecords answer that
+// starts by saying no record failed, followed by its Records of definite
+// length, as Sluice and the AWS SDKs' encoders write it, and in which no
+// ErrorCode member name appears: the count is in the array's head, and
+// one vector search stands for a scan of every entry. ok is false for any
+// other answer, which the scan reads.
+func cleanPutRecordsCBOR(body []byte) (entries int, ok bool) {
+	if len(body) < 1 || body[0] != cborMap<<5|2 && body[0] != cborMap<<5|3 ||
+		!hasPrefix(body[1:], cborFailedZeroRecords) {
+		return 0, false
+	}
+	s := cborScan{b: body, i: 1 + len(cborFailedZeroRecords)}
+	if s.i >= len(body) || body[s.i]>>5 != cborArray {
+		return 0, false
+	}
+	n := s.open(cborArray)
+	// Every entry takes a byte at least.
+	if s.err != nil || n <= 0 || n > len(body)-s.i || bytes.Contains(body[s.i:], cborErrorCodeName) {
 		return 0, false
 	}
 	return n, true
@@ -333,6 +379,9 @@ func parseRecordsCBOR(body []byte, nextKey string, lat *latencySink) (recordsAns
 			m := s.open(cborArray)
 			for seenR := 0; s.more(m, &seenR); {
 				a.records++
+				if s.plainRecord(&a, lat) {
+					continue
+				}
 				e := s.open(cborMap)
 				for seenE := 0; s.more(e, &seenE); {
 					if k, _ := s.str(); s.null() {
@@ -368,4 +417,66 @@ func (a *recordsAnswer) addCBORData(s *cborScan, lat *latencySink) {
 	if ts, ok := stampOf(data); ok && lat != nil {
 		lat.add(ts)
 	}
+}
+
+// plainRecord reads the record at s if it is written as Sluice writes
+// one: a map of SequenceNumber, ApproximateArrivalTimestamp, Data (a byte
+// string) and PartitionKey, then EncryptionType if it has five members,
+// each name matched whole. It returns false, with s where it was, for
+// anything else, which the member by member scan reads.
+func (s *cborScan) plainRecord(a *recordsAnswer, lat *latencySink) bool {
+	start := s.i
+	if start >= len(s.b) || s.b[start] != cborMap<<5|4 && s.b[start] != cborMap<<5|5 {
+		return false
+	}
+	five := s.b[start] == cborMap<<5|5
+	s.i++
+	name := func(n string) bool {
+		if !hasPrefix(s.b[s.i:], n) {
+			return false
+		}
+		s.i += len(n)
+		return true
+	}
+	ok := name(cborRecordHead)
+	if ok {
+		_, major := s.str()
+		ok = major == cborText && name(cborArrivalName)
+	}
+	if ok {
+		s.skip()
+		ok = name(cborDataName)
+	}
+	var data []byte
+	if ok {
+		var major byte
+		data, major = s.str()
+		ok = major == cborBytes && name(cborKeyName)
+	}
+	if ok {
+		_, major := s.str()
+		ok = major == cborText
+	}
+	if ok && five {
+		ok = name(cborEncryptionName)
+		if ok {
+			_, major := s.str()
+			ok = major == cborText
+		}
+	}
+	if !ok || s.err != nil {
+		s.i, s.err = start, nil
+		return false
+	}
+	a.bytes += int64(len(data))
+	if ts, ok := stampOf(data); ok && lat != nil {
+		lat.add(ts)
+	}
+	return true
+}
+
+// hasPrefix is bytes.HasPrefix for a string prefix, without a copy of
+// either.
+func hasPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
 }

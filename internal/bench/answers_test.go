@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -285,6 +286,132 @@ func TestCleanPutRecords(t *testing.T) {
 		if err != nil || serr != nil || got != c.want || scanned != c.want {
 			t.Errorf("%s: parsed %+v %v, scanned %+v %v, want %+v", c.body, got, err, scanned, serr, c.want)
 		}
+	}
+}
+
+// TestCleanPutRecordsCBOR: the head-counted path takes only answers that
+// say no record failed and name no ErrorCode, and agrees with the scan.
+func TestCleanPutRecordsCBOR(t *testing.T) {
+	ok := testPutResult{SequenceNumber: "49658000000000000000000000000000000000000000000000000001", ShardId: "shardId-000000000000"}
+	bad := testPutResult{ErrorCode: "InternalFailure", ErrorMessage: "x"}
+	marshal := func(v any) []byte {
+		b, err := awsproto.Marshal(awsproto.CBOR, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	type reordered struct { // Records first
+		Records           []testPutResult `json:"Records"`
+		FailedRecordCount int             `json:"FailedRecordCount"`
+	}
+	indefinite := append([]byte{0xbf}, cborName("FailedRecordCount")...)
+	indefinite = append(indefinite, 0)
+	indefinite = append(indefinite, cborName("Records")...)
+	indefinite = append(indefinite, 0x9f, 0xa1)
+	indefinite = append(append(indefinite, cborName("ShardId")...), cborName("s")...)
+	indefinite = append(indefinite, 0xff, 0xff)
+	for _, c := range []struct {
+		name    string
+		body    []byte
+		counted bool
+		want    putAnswer
+	}{
+		{"one", marshal(testPutRecordsOutput{Records: []testPutResult{ok}}), true, putAnswer{entries: 1}},
+		{"500", marshal(testPutRecordsOutput{Records: slices.Repeat([]testPutResult{ok}, 500)}), true, putAnswer{entries: 500}},
+		{"encrypted", marshal(testPutRecordsOutput{Records: []testPutResult{ok, ok}, EncryptionType: "KMS"}), true, putAnswer{entries: 2}},
+		// Another layout: the scan reads it.
+		{"Records first", marshal(reordered{Records: []testPutResult{ok}}), false, putAnswer{entries: 1}},
+		{"indefinite", indefinite, false, putAnswer{entries: 1}},
+		{"failures", marshal(testPutRecordsOutput{FailedRecordCount: 1, Records: []testPutResult{ok, bad}}), false,
+			putAnswer{entries: 2, failed: 1, firstError: "PutRecords entry: InternalFailure: x"}},
+		// A count of failures that does not match the entries: the scan decides.
+		{"miscounted", marshal(testPutRecordsOutput{Records: []testPutResult{ok, bad}}), false,
+			putAnswer{entries: 2, failed: 1, firstError: "PutRecords entry: InternalFailure: x"}},
+		{"empty", marshal(testPutRecordsOutput{Records: []testPutResult{}}), false, putAnswer{}},
+	} {
+		if _, counted := cleanPutRecordsCBOR(c.body); counted != c.counted {
+			t.Errorf("%s: counted %v, want %v", c.name, counted, c.counted)
+		}
+		got, err := parsePutRecords(awsproto.CBOR, c.body)
+		scanned, serr := parsePutRecordsCBOR(c.body)
+		if err != nil || serr != nil || got != c.want || scanned != c.want {
+			t.Errorf("%s: parsed %+v %v, scanned %+v %v, want %+v", c.name, got, err, scanned, serr, c.want)
+		}
+	}
+}
+
+// rawCBOR is an item already encoded.
+type rawCBOR []byte
+
+// TestPlainRecordCBOR: the one-pass read takes a record only in Sluice's
+// layout, and an answer mixing it with other layouts reads the same as
+// the member by member scan would.
+func TestPlainRecordCBOR(t *testing.T) {
+	now := time.Now().UnixNano()
+	data := stamped(now-3e6, 20)
+	rec := func(members ...any) []byte { // name, value, name, value...
+		b := []byte{byte(cborMap<<5 | len(members)/2)}
+		for i, m := range members {
+			if i%2 == 0 {
+				b = append(b, cborName(m.(string))...)
+				continue
+			}
+			switch v := m.(type) {
+			case rawCBOR:
+				b = append(b, v...)
+			default:
+				enc, err := awsproto.Marshal(awsproto.CBOR, map[string]any{"v": v})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b = append(b, enc[1+len(cborName("v")):]...)
+			}
+		}
+		return b
+	}
+	seq := "49658000000000000000000000000000000000000000000000000001"
+	arrival := rawCBOR{0xc1, 0xfb, 0x41, 0xd9, 0x54, 0xfc, 0x40, 0x07, 0xdf, 0x3b} // tag 1, a float64
+	plain := rec("SequenceNumber", seq, "ApproximateArrivalTimestamp", arrival, "Data", data, "PartitionKey", "pk")
+	encrypted := rec("SequenceNumber", seq, "ApproximateArrivalTimestamp", arrival, "Data", data, "PartitionKey", "pk", "EncryptionType", "KMS")
+	others := [][]byte{
+		rec("Data", data, "SequenceNumber", "2", "PartitionKey", "k", "ApproximateArrivalTimestamp", arrival),               // another order
+		rec("SequenceNumber", "3", "ApproximateArrivalTimestamp", arrival, "Data", "c3RhbXA=", "PartitionKey", "k"),         // text data
+		rec("SequenceNumber", "4", "ApproximateArrivalTimestamp", arrival, "Data", data, "PartitionKey", "k", "Other", "x"), // another member
+		rec("SequenceNumber", "5", "ApproximateArrivalTimestamp", arrival, "Data", rawCBOR{0xf6}, "PartitionKey", "k"),      // no data
+		append([]byte{0xbf}, append(rec("SequenceNumber", "6", "ApproximateArrivalTimestamp", arrival, "Data", data, "PartitionKey", "k")[1:], 0xff)...),
+	}
+	for _, p := range [][]byte{plain, encrypted} {
+		s := cborScan{b: append(slices.Clone(p), 0xff)}
+		var a recordsAnswer
+		var h Histogram
+		if !s.plainRecord(&a, &latencySink{hist: &h, now: now}) || s.i != len(p) || a.bytes != 20 || h.Count() != 1 {
+			t.Fatalf("plain record: read %v, at %d of %d, %+v, %d latencies", s.err, s.i, len(p), a, h.Count())
+		}
+	}
+	var a recordsAnswer
+	for i, o := range others {
+		s := cborScan{b: o}
+		if s.plainRecord(&a, nil) || s.i != 0 || s.err != nil {
+			t.Errorf("other %d: read as plain (at %d, %v)", i, s.i, s.err)
+		}
+	}
+	body := []byte{cborMap<<5 | 3}
+	body = append(body, cborName("Records")...)
+	body = append(body, byte(cborArray<<5|(2+2*len(others))))
+	body = append(append(body, plain...), encrypted...)
+	for _, o := range others {
+		body = append(append(body, o...), plain...)
+	}
+	body = append(append(body, cborName("ContinuationSequenceNumber")...), cborName("7")...)
+	body = append(append(body, cborName("MillisBehindLatest")...), 3)
+	var h Histogram
+	got, err := parseRecords(awsproto.CBOR, body, "ContinuationSequenceNumber", &latencySink{hist: &h, now: now})
+	// Every record but the text one (5 bytes of base64) and the null one
+	// carries the 20 stamped bytes.
+	want := recordsAnswer{records: 12, bytes: 20*10 + 5, next: "7", hasNext: true, millisBehind: 3}
+	if err != nil || got != want || h.Count() != 10 {
+		t.Errorf("mixed answer: %+v %v, %d latencies; want %+v, 10", got, err, h.Count(), want)
 	}
 }
 

@@ -40,8 +40,22 @@ func (s *cborScan) fail(what string) {
 }
 
 // head reads an initial byte and its argument. indef is set for the
-// indefinite-length marker (additional information 31).
+// indefinite-length marker (additional information 31). The common case,
+// an argument in the initial byte and no tag, is inlined at the callers.
 func (s *cborScan) head() (major byte, arg uint64, indef bool) {
+	if s.i < len(s.b) {
+		if ib := s.b[s.i]; ib&31 < 24 && ib>>5 != cborTag {
+			s.i++
+			s.info = ib & 31
+			return ib >> 5, uint64(ib & 31), false
+		}
+	}
+	return s.longHead()
+}
+
+// longHead is head for arguments after the initial byte, indefinite
+// lengths, tags and errors.
+func (s *cborScan) longHead() (major byte, arg uint64, indef bool) {
 	for {
 		if s.i >= len(s.b) {
 			s.fail("unexpected end")
@@ -123,21 +137,42 @@ func (s *cborScan) more(n int, seen *int) bool {
 func (s *cborScan) fail0(what string) bool { s.fail(what); return false }
 
 // str reads a byte or text string and returns its bytes (aliasing the
-// answer unless it was sent in chunks) and its major type.
+// answer unless it was sent in chunks) and its major type. Strings shorter
+// than 256 bytes (every member name, sequence number and key, and small
+// records' data) are read without the general head.
 func (s *cborScan) str() ([]byte, byte) {
+	if s.i < len(s.b) {
+		ib := s.b[s.i]
+		if major := ib >> 5; major == cborBytes || major == cborText {
+			lo, n := s.i+1, int(ib&31)
+			if n == 24 && lo < len(s.b) {
+				lo, n = lo+1, int(s.b[lo])
+			}
+			if n <= 0xff && lo-s.i == 1+btoi(n >= 24) && n <= len(s.b)-lo {
+				s.i = lo + n
+				return s.b[lo:s.i], major
+			}
+		}
+	}
+	return s.longStr()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// longStr is str for the rest: longer heads, chunks, tags and errors.
+func (s *cborScan) longStr() ([]byte, byte) {
 	major, n, indef := s.head()
 	if major != cborBytes && major != cborText {
 		s.fail("want a string")
 		return nil, 0
 	}
 	if indef {
-		var out []byte
-		for s.i < len(s.b) && s.b[s.i] != cborBreak {
-			chunk, _ := s.str()
-			out = append(out, chunk...)
-		}
-		s.i++
-		return out, major
+		return s.chunks(), major
 	}
 	if n > uint64(len(s.b)-s.i) {
 		s.fail("string beyond the answer")
@@ -177,35 +212,66 @@ func (s *cborScan) int() int64 {
 	return 0
 }
 
-// skip consumes one value of any kind.
-func (s *cborScan) skip() {
-	s.depth++
-	defer func() { s.depth-- }()
-	if s.depth > maxScanDepth {
-		s.fail("nested too deep")
-		return
+// chunks reads the chunks of a string of indefinite length, after its
+// head, and returns them joined.
+func (s *cborScan) chunks() []byte {
+	var out []byte
+	for s.i < len(s.b) && s.b[s.i] != cborBreak {
+		chunk, _ := s.str()
+		out = append(out, chunk...)
 	}
-	start := s.i
+	if s.i >= len(s.b) {
+		s.fail("unexpected end")
+		return nil
+	}
+	s.i++
+	return out
+}
+
+// skip consumes one value of any kind. Only maps and arrays recurse.
+func (s *cborScan) skip() {
+	if s.i < len(s.b) {
+		if major := s.b[s.i] >> 5; major == cborBytes || major == cborText {
+			s.str()
+			return
+		}
+	}
 	major, n, indef := s.head()
 	switch major {
 	case cborBytes, cborText:
-		s.i = start
-		s.str()
+		switch {
+		case indef:
+			s.chunks()
+		case n > uint64(len(s.b)-s.i):
+			s.fail("string beyond the answer")
+		default:
+			s.i += int(n)
+		}
 	case cborArray, cborMap:
-		per := 1
-		if major == cborMap {
-			per = 2
-		}
-		count := -1
-		if !indef {
-			if n > uint64(len(s.b)) {
-				s.fail("count beyond the answer")
-				return
-			}
-			count = int(n) * per
-		}
-		for seen := 0; s.more(count, &seen); {
-			s.skip()
-		}
+		s.skipItems(major, n, indef)
 	}
+}
+
+// skipItems consumes the items of a map or array whose head skip read.
+func (s *cborScan) skipItems(major byte, n uint64, indef bool) {
+	if s.depth++; s.depth > maxScanDepth {
+		s.fail("nested too deep")
+		return
+	}
+	per := 1
+	if major == cborMap {
+		per = 2
+	}
+	count := -1
+	if !indef {
+		if n > uint64(len(s.b)) {
+			s.fail("count beyond the answer")
+			return
+		}
+		count = int(n) * per
+	}
+	for seen := 0; s.more(count, &seen); {
+		s.skip()
+	}
+	s.depth--
 }
