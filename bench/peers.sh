@@ -172,24 +172,32 @@ for rep in $(seq "$REPS"); do
 		run put-1KiB-8p "$t" "$rep" put "${ep[@]}" "${common[@]}" --producers 8 --record-size 1024 --duration "${putSeconds[$t]}s"
 		run get-100B "$t" "$rep" get "${ep[@]}" "${common[@]}" --record-size 100 --fill "${fill[$t]}" --readers 4 --limit 10000
 	done
+	# Sluice in CBOR, the AWS SDK for Java's (and the KCL's) protocol.
+	run put-100B-cbor sluice "$rep" put --endpoint "http://127.0.0.1:${port[sluice]}" --server-pid "${pid[sluice]}" \
+		"${common[@]}" --record-size 100 --duration "${PUT_SECONDS}s" --protocol cbor
 	run disk local "$rep" disk --dir "$tmp" --size "$DISK_SIZE"
 done
 
-# e2e at half of each server's median put-100B rate.
-declare -A rate
-for t in "${targets[@]}"; do
-	rate[$t]=$(node -e '
-		const fs = require("fs"), [dir, t, reps] = process.argv.slice(1);
+# e2e at half of each server's median put-100B rate (put-100B-cbor's for
+# Sluice in CBOR).
+half_rate() { # SCENARIO TARGET
+	node -e '
+		const fs = require("fs"), [dir, name, t, reps] = process.argv.slice(1);
 		const v = [];
 		for (let i = 1; i <= +reps; i++) {
-			const r = JSON.parse(fs.readFileSync(`${dir}/put-100B.${t}.${i}.json`));
+			const r = JSON.parse(fs.readFileSync(`${dir}/${name}.${t}.${i}.json`));
 			if (r.records_per_sec) v.push(r.records_per_sec);
 		}
 		v.sort((a, b) => a - b);
 		console.log(v.length ? Math.max(1, Math.floor(v[(v.length - 1) >> 1] / 2)) : 0);
-	' "$results" "$t" "$REPS")
+	' "$results" "$1" "$2" "$REPS"
+}
+declare -A rate
+for t in "${targets[@]}"; do
+	rate[$t]=$(half_rate put-100B "$t")
 done
-log "e2e rates (half the median put-100B rate): sluice ${rate[sluice]}, kinesalite ${rate[kinesalite]}, kinesis-mock ${rate[kinesis-mock]} records/s"
+cborRate=$(half_rate put-100B-cbor sluice)
+log "e2e rates (half the median put-100B rate): sluice ${rate[sluice]} (CBOR ${cborRate}), kinesalite ${rate[kinesalite]}, kinesis-mock ${rate[kinesis-mock]} records/s"
 for rep in $(seq "$REPS"); do
 	for t in "${targets[@]}"; do
 		[[ ${rate[$t]} -gt 0 ]] || continue
@@ -207,6 +215,11 @@ for rep in $(seq "$REPS"); do
 	# rather than the 16 KiB the AWS SDKs accept.
 	run e2e-subscribe-1MiB sluice "$rep" e2e --endpoint "http://127.0.0.1:${port[sluice]}" --server-pid "${pid[sluice]}" \
 		"${common[@]}" --record-size 100 --rate "${rate[sluice]}" --duration "${E2E_SECONDS}s" --warmup "$E2E_WARMUP" --consume subscribe --frame-size 1MiB
+	# Sluice with fsync in CBOR, at half its CBOR put rate.
+	if [[ $cborRate -gt 0 ]]; then
+		run e2e-subscribe-cbor sluice "$rep" e2e --endpoint "http://127.0.0.1:${port[sluice]}" --server-pid "${pid[sluice]}" \
+			"${common[@]}" --record-size 100 --rate "$cborRate" --duration "${E2E_SECONDS}s" --warmup "$E2E_WARMUP" --consume subscribe --protocol cbor
+	fi
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$results/machine.txt"
 
@@ -289,6 +302,19 @@ const fr = {
 };
 summary["e2e-subscribe sluice --frame-size 1MiB"] = fr;
 console.log(`Sluice, e2e subscribe with subscribers accepting 1 MiB HTTP/2 frames (the SDKs accept 16 KiB): put call p99 ${fmt(fr.callP99)} ms, put-to-read p50 ${fmt(fr.e2eP50)} ms, p99 ${fmt(fr.e2eP99)} ms; server ${fmt(fr.serverCPU)} and load generator ${fmt(fr.clientCPU)} CPU-s per million records.`);
+const cb = (name, f) => get(name, "sluice", f);
+const cbor = {
+	putRate: cb("put-100B-cbor", (r) => r.records_per_sec),
+	putServerCPU: cb("put-100B-cbor", (r) => r.server_cpu_s_per_million_records),
+	rate: (load("e2e-subscribe-cbor", "sluice")[0] || { settings: {} }).settings.rate,
+	callP99: cb("e2e-subscribe-cbor", (r) => r.latency_ms.calls && r.latency_ms.calls.p99),
+	e2eP50: cb("e2e-subscribe-cbor", (r) => r.latency_ms.e2e && r.latency_ms.e2e.p50),
+	e2eP99: cb("e2e-subscribe-cbor", (r) => r.latency_ms.e2e && r.latency_ms.e2e.p99),
+	serverCPU: cb("e2e-subscribe-cbor", (r) => r.server_cpu_s_per_million_records),
+	clientCPU: cb("e2e-subscribe-cbor", (r) => r.client_cpu_s_per_million_records),
+};
+summary["sluice cbor"] = cbor;
+console.log(`Sluice in CBOR (the AWS SDK for Java's protocol): put ${fmt(cbor.putRate)} records/s at ${fmt(cbor.putServerCPU)} server CPU-s per million; e2e subscribe at ${fmt(cbor.rate)} records/s: put call p99 ${fmt(cbor.callP99)} ms, put-to-read p50 ${fmt(cbor.e2eP50)} ms, p99 ${fmt(cbor.e2eP99)} ms; server ${fmt(cbor.serverCPU)} and load generator ${fmt(cbor.clientCPU)} CPU-s per million records.`);
 
 const disk = (f) => get("disk", "local", f);
 const d = {
@@ -317,6 +343,7 @@ const t = [
 	["GetRecords drain", ">= 1,000,000 records/s", `${fmt(s("get-100B records/s"))} records/s`, s("get-100B records/s") >= 1000000],
 	["put p99 at half rate", `<= 2 x fsync p99 = ${fmt(2 * d.fsyncP99)} ms`, `${fmt(putP99)} ms`, putP99 === undefined ? undefined : putP99 <= 2 * d.fsyncP99],
 	["put-to-subscribe p99, fsync on", `< fsync p99 + 5 ms = ${fmt(d.fsyncP99 + 5)} ms`, `${fmt(subP99)} ms`, subP99 === undefined ? undefined : subP99 < d.fsyncP99 + 5],
+	["put-to-subscribe p99, fsync on, CBOR", `< fsync p99 + 5 ms = ${fmt(d.fsyncP99 + 5)} ms`, `${fmt(cbor.e2eP99)} ms`, cbor.e2eP99 === undefined ? undefined : cbor.e2eP99 < d.fsyncP99 + 5],
 	["put-to-subscribe p99, fsync off", "< 10 ms", `${fmt(ns.e2eP99)} ms`, ns.e2eP99 === undefined ? undefined : ns.e2eP99 < 10],
 	["server CPU per million 100 B records put, 4 producers", "< 2 CPU-s", `${fmt(cpuM)} CPU-s`, cpuM === undefined ? undefined : cpuM < 2],
 	["server CPU per million 100 B records put, 8 producers", "< 2 CPU-s", `${fmt(cpuM8)} CPU-s`, cpuM8 === undefined ? undefined : cpuM8 < 2],
