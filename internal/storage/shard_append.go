@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sluicedata/sluice/internal/vfs"
 )
 
 // maxPooledBatchBytes: batch buffers up to this size are reused; larger
@@ -199,6 +201,16 @@ func (p *PendingAppend) Wait() (AppendResult, error) {
 // sync_file_range did not help: the device flush is the slow part).
 const noSyncFlushBytes = 4 << 20
 
+// writebackBatchBytes: a batch at least this big starts its own writeback
+// as soon as it is written (vfs.WritebackStarter), so that the disk works
+// on it while the call's other batches are written and the sync in
+// flight ends, and the sync that makes it durable finds less left to
+// write. Smaller batches leave it to that sync: on this project's 2-core
+// test machine starting writeback for every batch of a 100-byte-record
+// PutRecords (about 13 KiB a shard) cost 11% more server CPU per record,
+// while 1 KiB records (about 128 KiB a shard) went 7-18% faster.
+const writebackBatchBytes = 64 << 10
+
 // flushDueLocked starts a background fdatasync of the active segment if
 // noSyncFlushBytes have been written since the last one started and none
 // is running. It runs as a sync (l.mu.syncing), so rolls, Close and
@@ -267,6 +279,12 @@ func (l *ShardLog) writeLocked(buf []byte, count int, nowMillis int64, keyRef st
 		l.mu.entries = append(l.mu.entries, indexEntry{arrival: res.ArrivalMillis,
 			rel: uint32(res.FirstOffset - l.activeSegment().base), pos: uint32(pos)})
 		l.mu.sinceIndex = 0
+	}
+	if size >= writebackBatchBytes && !l.opts.NoSync {
+		if wb, ok := l.mu.active.(vfs.WritebackStarter); ok {
+			// A hint: a failed writeback is the sync's to report.
+			_ = wb.StartWriteback(pos, size)
+		}
 	}
 	l.mu.sinceIndex += size
 	l.mu.writePos += size

@@ -37,6 +37,13 @@ type File interface {
 	Stat() (os.FileInfo, error)
 }
 
+// WritebackStarter is a File that can start writing a range of its data
+// to the device without waiting for it (the operating system's files on
+// Linux). It promises nothing about durability: only Sync does.
+type WritebackStarter interface {
+	StartWriteback(off, n int64) error
+}
+
 // FS is the part of a filesystem that storage needs.
 type FS interface {
 	// Create creates or truncates the named file for reading and writing.
