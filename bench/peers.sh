@@ -175,6 +175,8 @@ for rep in $(seq "$REPS"); do
 	# Sluice in CBOR, the AWS SDK for Java's (and the KCL's) protocol.
 	run put-100B-cbor sluice "$rep" put --endpoint "http://127.0.0.1:${port[sluice]}" --server-pid "${pid[sluice]}" \
 		"${common[@]}" --record-size 100 --duration "${PUT_SECONDS}s" --protocol cbor
+	run put-1KiB-cbor sluice "$rep" put --endpoint "http://127.0.0.1:${port[sluice]}" --server-pid "${pid[sluice]}" \
+		"${common[@]}" --record-size 1024 --duration "${PUT_SECONDS}s" --protocol cbor
 	run disk local "$rep" disk --dir "$tmp" --size "$DISK_SIZE"
 done
 
@@ -306,6 +308,7 @@ const cb = (name, f) => get(name, "sluice", f);
 const cbor = {
 	putRate: cb("put-100B-cbor", (r) => r.records_per_sec),
 	putServerCPU: cb("put-100B-cbor", (r) => r.server_cpu_s_per_million_records),
+	put1KiB: cb("put-1KiB-cbor", (r) => r.mib_per_sec),
 	rate: (load("e2e-subscribe-cbor", "sluice")[0] || { settings: {} }).settings.rate,
 	callP99: cb("e2e-subscribe-cbor", (r) => r.latency_ms.calls && r.latency_ms.calls.p99),
 	e2eP50: cb("e2e-subscribe-cbor", (r) => r.latency_ms.e2e && r.latency_ms.e2e.p50),
@@ -314,7 +317,7 @@ const cbor = {
 	clientCPU: cb("e2e-subscribe-cbor", (r) => r.client_cpu_s_per_million_records),
 };
 summary["sluice cbor"] = cbor;
-console.log(`Sluice in CBOR (the AWS SDK for Java's protocol): put ${fmt(cbor.putRate)} records/s at ${fmt(cbor.putServerCPU)} server CPU-s per million; e2e subscribe at ${fmt(cbor.rate)} records/s: put call p99 ${fmt(cbor.callP99)} ms, put-to-read p50 ${fmt(cbor.e2eP50)} ms, p99 ${fmt(cbor.e2eP99)} ms; server ${fmt(cbor.serverCPU)} and load generator ${fmt(cbor.clientCPU)} CPU-s per million records.`);
+console.log(`Sluice in CBOR (the AWS SDK for Java's protocol): put ${fmt(cbor.putRate)} records/s at ${fmt(cbor.putServerCPU)} server CPU-s per million, 1 KiB ${fmt(cbor.put1KiB)} MiB/s; e2e subscribe at ${fmt(cbor.rate)} records/s: put call p99 ${fmt(cbor.callP99)} ms, put-to-read p50 ${fmt(cbor.e2eP50)} ms, p99 ${fmt(cbor.e2eP99)} ms; server ${fmt(cbor.serverCPU)} and load generator ${fmt(cbor.clientCPU)} CPU-s per million records.`);
 
 const disk = (f) => get("disk", "local", f);
 const d = {
@@ -340,6 +343,7 @@ const t = [
 	["PutRecords 500 x 100 B, 8 producers", ">= 500,000 records/s", `${fmt(s("put-100B-8p records/s"))} records/s`, s("put-100B-8p records/s") >= 500000],
 	["PutRecords 500 x 1 KiB, 4 producers", `>= 200 MiB/s and >= half the disk's ${fmt(d.mibps)} MiB/s`, `${fmt(s("put-1KiB MiB/s"))} MiB/s`, s("put-1KiB MiB/s") >= Math.max(200, d.mibps / 2)],
 	["PutRecords 500 x 1 KiB, 8 producers", `>= 200 MiB/s and >= half the disk's ${fmt(d.mibps)} MiB/s`, `${fmt(s("put-1KiB-8p MiB/s"))} MiB/s`, s("put-1KiB-8p MiB/s") >= Math.max(200, d.mibps / 2)],
+	["PutRecords 500 x 1 KiB, 4 producers, CBOR", `>= 200 MiB/s and >= half the disk's ${fmt(d.mibps)} MiB/s`, `${fmt(cbor.put1KiB)} MiB/s`, cbor.put1KiB === undefined ? undefined : cbor.put1KiB >= Math.max(200, d.mibps / 2)],
 	["GetRecords drain", ">= 1,000,000 records/s", `${fmt(s("get-100B records/s"))} records/s`, s("get-100B records/s") >= 1000000],
 	["put p99 at half rate", `<= 2 x fsync p99 = ${fmt(2 * d.fsyncP99)} ms`, `${fmt(putP99)} ms`, putP99 === undefined ? undefined : putP99 <= 2 * d.fsyncP99],
 	["put-to-subscribe p99, fsync on", `< fsync p99 + 5 ms = ${fmt(d.fsyncP99 + 5)} ms`, `${fmt(subP99)} ms`, subP99 === undefined ? undefined : subP99 < d.fsyncP99 + 5],
