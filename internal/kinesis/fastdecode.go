@@ -192,8 +192,21 @@ func fastPutRecords(body []byte, in *putRecordsInput, sc *putScratch) bool {
 	if p.i != len(body) || !haveRecords {
 		return false
 	}
-	// The strings share one allocation: they are short, and live as long
-	// as the call.
+	sc.fill(in, raw, body, buf, textBytes, textSpan{nameLo, nameHi, haveName}, textSpan{arnLo, arnHi, haveARN})
+	return true
+}
+
+// textSpan is where a string a fast path found lies in the body; ok is false
+// when the member was absent.
+type textSpan struct {
+	lo, hi int
+	ok     bool
+}
+
+// fill sets *in from the records a fast path scanned: the strings copied
+// out of body into one allocation of textBytes (they are short, and live
+// as long as the call), each record's Data a slice of data.
+func (sc *putScratch) fill(in *putRecordsInput, raw []rawEntry, body, data []byte, textBytes int, name, arn textSpan) {
 	var text strings.Builder
 	text.Grow(textBytes)
 	str := func(lo, hi int) string {
@@ -207,7 +220,7 @@ func fastPutRecords(body []byte, in *putRecordsInput, sc *putScratch) bool {
 	for i := range raw {
 		e := &raw[i]
 		if e.hasData {
-			recs[i].Data = buf[e.dataLo:e.dataHi:e.dataHi]
+			recs[i].Data = data[e.dataLo:e.dataHi:e.dataHi]
 		}
 		if e.hasKey {
 			keys[2*i] = str(e.keyLo, e.keyHi)
@@ -219,15 +232,14 @@ func fastPutRecords(body []byte, in *putRecordsInput, sc *putScratch) bool {
 		}
 	}
 	*in = putRecordsInput{Records: recs}
-	if haveName {
-		name := str(nameLo, nameHi)
-		in.StreamName = &name
+	if name.ok {
+		s := str(name.lo, name.hi)
+		in.StreamName = &s
 	}
-	if haveARN {
-		arn := str(arnLo, arnHi)
-		in.StreamARN = &arn
+	if arn.ok {
+		s := str(arn.lo, arn.hi)
+		in.StreamARN = &s
 	}
-	return true
 }
 
 // The record members fastParser.name matches without a scan.

@@ -1,9 +1,6 @@
 package kinesis
 
-import (
-	"encoding/binary"
-	"strings"
-)
+import "encoding/binary"
 
 // fastPutRecordsCBOR is fastPutRecords for a CBOR body, as the AWS SDK for
 // Java (and with it the KCL and most Java producers) sends PutRecords by
@@ -96,39 +93,7 @@ func fastPutRecordsCBOR(body []byte, in *putRecordsInput, sc *putScratch) bool {
 	if p.bad || p.i != len(body) || !haveRecords {
 		return false
 	}
-	var text strings.Builder
-	text.Grow(textBytes)
-	str := func(lo, hi int) string {
-		start := text.Len()
-		text.Write(body[lo:hi])
-		return text.String()[start:]
-	}
-	sc.keys = grow(sc.keys, 2*len(raw))
-	sc.recs = grow(sc.recs, len(raw))
-	keys, recs := sc.keys, sc.recs
-	for i := range raw {
-		e := &raw[i]
-		if e.hasData {
-			recs[i].Data = body[e.dataLo:e.dataHi:e.dataHi]
-		}
-		if e.hasKey {
-			keys[2*i] = str(e.keyLo, e.keyHi)
-			recs[i].PartitionKey = &keys[2*i]
-		}
-		if e.hasHash {
-			keys[2*i+1] = str(e.hashLo, e.hashHi)
-			recs[i].ExplicitHashKey = &keys[2*i+1]
-		}
-	}
-	*in = putRecordsInput{Records: recs}
-	if haveName {
-		name := str(nameLo, nameHi)
-		in.StreamName = &name
-	}
-	if haveARN {
-		arn := str(arnLo, arnHi)
-		in.StreamARN = &arn
-	}
+	sc.fill(in, raw, body, body, textBytes, textSpan{nameLo, nameHi, haveName}, textSpan{arnLo, arnHi, haveARN})
 	return true
 }
 
