@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -66,20 +65,7 @@ var fastCBORSeeds = [][]byte{
 
 // checkFastCBOR is checkFast for fastPutRecordsCBOR.
 func checkFastCBOR(t *testing.T, body []byte) bool {
-	sc := getPutScratch()
-	defer sc.release()
-	var fast putRecordsInput
-	if !fastPutRecordsCBOR(body, &fast, sc) {
-		return false
-	}
-	var slow putRecordsInput
-	if err := awsproto.Unmarshal(awsproto.CBOR, body, &slow); err != nil {
-		t.Fatalf("fast path accepted % x, the general decoder refused it: %v", body, err)
-	}
-	if !reflect.DeepEqual(fast, slow) {
-		t.Fatalf("decoders differ on % x:\nfast %#v\nslow %#v", body, fast, slow)
-	}
-	return true
+	return checkFastPath(t, awsproto.CBOR, fastPutRecordsCBOR, body)
 }
 
 func TestFastPutRecordsCBORMatchesGeneralDecoder(t *testing.T) {

@@ -41,19 +41,25 @@ var fastSeeds = []string{
 	`{"StreamName":"s","Records":[{"Data":"AA==","PartitionKeys":"k"}]}`,
 }
 
-// checkFast decodes body both ways: whenever the fast path accepts it, the
-// general decoder must accept it too and produce the same value.
-// The scratch is shared, as the pool shares it between calls: what one
-// call left in it must not show in the next.
+// checkFast decodes a JSON body both ways: whenever the fast path accepts
+// it, the general decoder must accept it too and produce the same value.
 func checkFast(t *testing.T, body []byte) bool {
+	return checkFastPath(t, awsproto.JSON, fastPutRecords, body)
+}
+
+// checkFastPath is checkFast for protocol p's fast path. The scratch is
+// shared, as the pool shares it between calls: what one call left in it
+// must not show in the next.
+func checkFastPath(t *testing.T, p awsproto.Protocol, fastPath func([]byte, *putRecordsInput, *putScratch) bool, body []byte) bool {
+	t.Helper()
 	sc := getPutScratch()
 	defer sc.release()
 	var fast putRecordsInput
-	if !fastPutRecords(body, &fast, sc) {
+	if !fastPath(body, &fast, sc) {
 		return false
 	}
 	var slow putRecordsInput
-	if err := awsproto.Unmarshal(awsproto.JSON, body, &slow); err != nil {
+	if err := awsproto.Unmarshal(p, body, &slow); err != nil {
 		t.Fatalf("fast path accepted %q, the general decoder refused it: %v", body, err)
 	}
 	if !reflect.DeepEqual(fast, slow) {
