@@ -89,29 +89,6 @@ func (c *client) tlsConfig(protos ...string) *tls.Config {
 	}
 }
 
-// h2Transport returns an HTTP/2-only transport for the endpoint (h2c,
-// prior knowledge, for http://): SubscribeToShard's. It accepts frames of
-// up to frameSize bytes.
-func (c *client) h2Transport(frameSize int) *http.Transport {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		TLSHandshakeTimeout: dialTimeout,
-		TLSClientConfig:     c.tlsConfig(),
-		WriteBufferSize:     64 << 10,
-		ReadBufferSize:      64 << 10,
-		Protocols:           new(http.Protocols),
-		HTTP2:               &http.HTTP2Config{MaxReadFrameSize: frameSize},
-	}
-	if c.endpoint.Scheme == "http" {
-		tr.Protocols.SetUnencryptedHTTP2(true)
-	} else {
-		tr.Protocols.SetHTTP2(true)
-	}
-	return tr
-}
-
 // close closes every connection the run's callers opened; a caller that
 // calls after it fails.
 func (c *client) close() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,10 +167,10 @@ func (r *runner) consumerTasks(ctx context.Context, d *delivery) ([]consumerTask
 		return nil, func() {}, fmt.Errorf("%d consumers x %d open shards is over %d readers", cfg.Consumers, len(r.shards), maxConsumerTasks)
 	}
 	var tasks []consumerTask
-	var transports []*http.Transport
+	var pools []*h2Pool
 	closeAll := func() {
-		for _, tr := range transports {
-			tr.CloseIdleConnections()
+		for _, p := range pools {
+			p.close()
 		}
 	}
 	for c := range cfg.Consumers {
@@ -184,11 +183,10 @@ func (r *runner) consumerTasks(ctx context.Context, d *delivery) ([]consumerTask
 			r.consumers = append(r.consumers, name)
 			// One HTTP/2 connection per consumer, as separate applications
 			// would have; its shards' subscriptions share it.
-			tr := r.cl.h2Transport(cfg.FrameSize)
-			transports = append(transports, tr)
-			hc := &http.Client{Transport: tr}
+			pool := r.cl.h2Pool(cfg.FrameSize)
+			pools = append(pools, pool)
 			for _, sh := range r.shards {
-				tasks = append(tasks, &subscriber{k: r.cl.caller(), hc: hc, consumerARN: arn, shard: sh.id, d: d})
+				tasks = append(tasks, &subscriber{k: r.cl.caller(), pool: pool, consumerARN: arn, shard: sh.id, d: d})
 			}
 			continue
 		}

@@ -1,11 +1,8 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -46,7 +43,7 @@ type (
 // than base64 text.
 type subscriber struct {
 	k           *caller
-	hc          *http.Client
+	pool        *h2Pool
 	consumerARN string
 	shard       string
 	d           *delivery
@@ -80,51 +77,55 @@ func (s *subscriber) run(ctx context.Context, ready func(error)) {
 }
 
 // once runs one subscription until it ends, moving pos along with the
-// events' continuations.
+// events' continuations. The events are handled on the connection's
+// goroutine; once returns only after the last of them.
 func (s *subscriber) once(ctx context.Context, pos *startingPosition, ready func(error)) error {
 	proto := s.k.c.proto
 	body, err := awsproto.Marshal(proto, subscribeInput{ConsumerARN: s.consumerARN, ShardId: s.shard, StartingPosition: *pos})
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	req, err := s.k.request(sctx, "SubscribeToShard", body, []string{s.k.ct})
+	req, err := s.k.request(ctx, "SubscribeToShard", body, []string{s.k.ct})
 	if err != nil {
 		return err
 	}
-	timer := time.AfterFunc(subscribeAnswerWithin, cancel)
-	resp, err := s.hc.Do(req)
-	if !timer.Stop() && ctx.Err() == nil {
-		if err == nil {
-			resp.Body.Close()
-		}
+	st, err := s.pool.open(ctx, req, body, func(m *eventstream.Message) error { return s.event(m, pos) })
+	if err != nil {
+		return err
+	}
+	defer st.cancel()
+	timer := time.NewTimer(subscribeAnswerWithin)
+	defer timer.Stop()
+	select {
+	case <-st.header:
+	case <-timer.C:
 		return fmt.Errorf("no answer within %v", subscribeAnswerWithin)
+	case <-ctx.Done():
+		return nil
 	}
-	if err != nil {
-		return err
+	if st.status == 0 {
+		return st.result() // ended before its answer
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := readAll(io.LimitReader(resp.Body, 1<<20), nil)
-		return errorFromBody(proto, resp.StatusCode, b)
+	if st.status != http.StatusOK {
+		select {
+		case <-st.done:
+		case <-ctx.Done():
+			return nil
+		}
+		if err := st.result(); err != nil {
+			return err
+		}
+		return errorFromBody(proto, st.status, st.errBody)
 	}
 	// The server chose the position before it answered; kinesis-mock
 	// sends no initial-response event, so the answer itself says ready.
 	s.started = true
 	ready(nil)
-	dec := eventstream.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
-	for {
-		m, err := dec.DecodeShared() // event is done with m before the next
-		if errors.Is(err, io.EOF) {
-			return nil // the subscription's lifetime ended
-		}
-		if err != nil {
-			return err
-		}
-		if err := s.event(m, pos); err != nil {
-			return err
-		}
+	select {
+	case <-st.done:
+		return st.result() // nil: the subscription's lifetime ended
+	case <-ctx.Done():
+		return nil
 	}
 }
 
