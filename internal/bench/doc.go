@@ -32,9 +32,13 @@
 // and writes its request and reads the answer itself (client.go): net/http's
 // transport hands every call to a writing and a reading goroutine and
 // back, and on two shared cores each hand-off waits for a processor.
-// Subscriptions share one HTTP/2 (h2c) connection per consumer. Every report says what the generator itself
-// took (client_cpu_s, from getrusage), beside the server's CPU when
-// --server-pid names it.
+// Subscriptions share one HTTP/2 connection per consumer (h2.go; h2c
+// for http://), whose frames one goroutine reads, decoding each event and
+// handing it to its subscription in place; flow-control credit goes back
+// as the KCL's client returns it, at half of a 512 KiB stream window, not
+// every 4 KiB read as net/http's client does. Every report says what the
+// generator itself took (client_cpu_s, from getrusage), beside the
+// server's CPU when --server-pid names it.
 //
 // # Goroutines
 //

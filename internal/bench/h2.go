@@ -562,7 +562,7 @@ func (st *h2Stream) deliver(m *eventstream.Message) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.cancelled {
-		return errors.New("cancelled")
+		return context.Canceled
 	}
 	return st.onEvent(m)
 }
