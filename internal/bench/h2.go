@@ -28,10 +28,13 @@ import (
 // been consumed. net/http's client returns it every 4 KiB read, a
 // WINDOW_UPDATE per event or so, each a write for the load generator and a
 // frame for the server to read: costs of the client, not of the server
-// under test.
+// under test. The connection's credit goes back as often as a stream's,
+// every 256 KiB, though its window is larger: kinesis-mock stops sending on
+// a connection whose credit comes back only at half of a 4 MiB window.
 const (
 	h2StreamWindow = 512 << 10
 	h2ConnWindow   = 4 << 20
+	h2CreditEvery  = h2StreamWindow / 2
 	// h2DefaultWindow is HTTP/2's initial window (RFC 9113, 6.9.2),
 	// which the connection's window starts from.
 	h2DefaultWindow = 65535
@@ -40,6 +43,8 @@ const (
 	// h2HeaderTableSize is the HPACK decoder's dynamic table size
 	// (HTTP/2's default).
 	h2HeaderTableSize = 4096
+	// h2WriteTimeout bounds one flush of frames.
+	h2WriteTimeout = 10 * time.Second
 )
 
 // h2Pool is one consumer's HTTP/2 connections (h2c, prior knowledge, for
@@ -52,10 +57,13 @@ type h2Pool struct {
 	c         *client
 	frameSize int // SETTINGS_MAX_FRAME_SIZE the subscribers accept
 
+	dialMu sync.Mutex // held while dialling
 	mu     sync.Mutex
 	conns  []*h2Conn
 	closed bool
 }
+
+var errClientClosed = errors.New("client closed")
 
 func (c *client) h2Pool(frameSize int) *h2Pool { return &h2Pool{c: c, frameSize: frameSize} }
 
@@ -67,7 +75,7 @@ func (p *h2Pool) close() {
 	p.conns = nil
 	p.mu.Unlock()
 	for _, hc := range conns {
-		hc.fail(errors.New("client closed"))
+		hc.fail(errClientClosed)
 	}
 }
 
@@ -89,12 +97,37 @@ func (p *h2Pool) open(ctx context.Context, req *http.Request, body []byte, onEve
 }
 
 // conn returns a live connection with room for a stream, dialling one if
-// there is none.
+// there is none. Dials are made one at a time, so subscriptions that
+// start together share one connection.
 func (p *h2Pool) conn(ctx context.Context) (*h2Conn, error) {
+	if hc, err := p.pick(); hc != nil || err != nil {
+		return hc, err
+	}
+	p.dialMu.Lock()
+	defer p.dialMu.Unlock()
+	if hc, err := p.pick(); hc != nil || err != nil {
+		return hc, err // another caller dialled meanwhile
+	}
+	hc, err := p.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
-		return nil, errors.New("client closed")
+		hc.fail(errClientClosed)
+		return nil, errClientClosed
+	}
+	p.conns = append(p.conns, hc)
+	return hc, nil
+}
+
+// pick returns a live connection with room, or nil, dropping dead ones.
+func (p *h2Pool) pick() (*h2Conn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errClientClosed
 	}
 	live := p.conns[:0]
 	var pick *h2Conn
@@ -109,22 +142,7 @@ func (p *h2Pool) conn(ctx context.Context) (*h2Conn, error) {
 	}
 	clear(p.conns[len(live):])
 	p.conns = live
-	p.mu.Unlock()
-	if pick != nil {
-		return pick, nil
-	}
-	hc, err := p.dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		hc.fail(errors.New("client closed"))
-		return nil, errors.New("client closed")
-	}
-	p.conns = append(p.conns, hc)
-	return hc, nil
+	return pick, nil
 }
 
 // dial opens a connection and starts its reading goroutine.
@@ -174,7 +192,7 @@ func (p *h2Pool) dial(ctx context.Context) (*h2Conn, error) {
 		err = hc.fr.WriteWindowUpdate(0, h2ConnWindow-h2DefaultWindow)
 	}
 	if err == nil {
-		err = hc.bw.Flush()
+		err = hc.flush()
 	}
 	if err != nil {
 		nc.Close()
@@ -275,7 +293,7 @@ func (hc *h2Conn) open(req *http.Request, body []byte, onEvent func(*eventstream
 		}
 	}
 	if err == nil {
-		err = hc.bw.Flush()
+		err = hc.flush()
 	}
 	if err != nil {
 		hc.failLocked(err)
@@ -291,11 +309,24 @@ func (hc *h2Conn) write(f func(fr *http2.Framer) error) {
 	defer hc.wmu.Unlock()
 	err := f(hc.fr)
 	if err == nil {
-		err = hc.bw.Flush()
+		err = hc.flush()
 	}
 	if err != nil {
 		hc.failLocked(err)
 	}
+}
+
+// flush sends the buffered frames; the write lock is held. A server that
+// stops reading fails the connection after h2WriteTimeout rather than
+// holding every writer of the connection.
+func (hc *h2Conn) flush() error {
+	if hc.bw.Buffered() == 0 {
+		return nil
+	}
+	if err := hc.nc.SetWriteDeadline(time.Now().Add(h2WriteTimeout)); err != nil {
+		return err
+	}
+	return hc.bw.Flush()
 }
 
 // fail ends the connection and every stream on it with err.
@@ -375,7 +406,7 @@ func (hc *h2Conn) frame(f http2.Frame) {
 			st.data(f.Data(), n, f.StreamEnded())
 		}
 		hc.connUnsent += n
-		if hc.connUnsent >= h2ConnWindow/2 {
+		if hc.connUnsent >= h2CreditEvery {
 			inc := hc.connUnsent
 			hc.connUnsent = 0
 			hc.write(func(fr *http2.Framer) error { return fr.WriteWindowUpdate(0, inc) })
@@ -549,7 +580,7 @@ func (st *h2Stream) data(p []byte, n uint32, end bool) {
 		return
 	}
 	st.unsent += n
-	if st.unsent >= h2StreamWindow/2 {
+	if st.unsent >= h2CreditEvery {
 		inc := st.unsent
 		st.unsent = 0
 		st.window += inc

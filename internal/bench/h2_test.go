@@ -306,3 +306,43 @@ func TestH2PoolStreamLimit(t *testing.T) {
 		t.Fatalf("%d connections for %d streams with a limit of 1", len(pool.conns), n)
 	}
 }
+
+// TestH2PoolOneConnectionForSubscriptionsStartedTogether dials once for
+// subscriptions that start at the same moment, as one application's
+// client would.
+func TestH2PoolOneConnectionForSubscriptionsStartedTogether(t *testing.T) {
+	c := h2Server(t, 0, func(w http.ResponseWriter, r *http.Request) {
+		w.Write(numbered(0, 10))
+	})
+	pool := c.h2Pool(16 << 10)
+	defer pool.close()
+	const n = 8
+	streams := make(chan *h2Stream, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			k := c.caller()
+			req, err := k.request(context.Background(), "SubscribeToShard", []byte(`{}`), []string{k.ct})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			st, err := pool.open(context.Background(), req, []byte(`{}`), func(*eventstream.Message) error { return nil })
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			streams <- st
+		})
+	}
+	wg.Wait()
+	close(streams)
+	for st := range streams {
+		if err := waitDone(t, st); err != nil || st.status != http.StatusOK {
+			t.Fatalf("status %d err %v", st.status, err)
+		}
+	}
+	if len(pool.conns) != 1 {
+		t.Fatalf("%d connections for %d subscriptions started together", len(pool.conns), n)
+	}
+}
