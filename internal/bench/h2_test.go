@@ -29,11 +29,7 @@ func h2Server(t *testing.T, maxStreams uint32, handler http.HandlerFunc) *client
 	}
 	ts.Start()
 	t.Cleanup(ts.Close)
-	c, err := newClient(&Config{Endpoint: ts.URL, Region: "us-east-1", Credentials: DummyCredentials})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return newTestClient(t, ts.URL, false)
 }
 
 // h2Open opens a SubscribeToShard stream with body on pool.
