@@ -239,7 +239,12 @@ func (hc *h2Conn) dead() bool {
 func (hc *h2Conn) hasRoom() bool {
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
-	return uint32(len(hc.streams)) < hc.maxStreams && hc.nextID < 1<<31-1
+	return hc.roomLocked()
+}
+
+// roomLocked reports whether a stream may open now; hc.mu is held.
+func (hc *h2Conn) roomLocked() bool {
+	return hc.err == nil && !hc.goingAway && uint32(len(hc.streams)) < hc.maxStreams && hc.nextID < 1<<31-1
 }
 
 // open starts a stream; full reports a connection that had no room (or
@@ -248,7 +253,7 @@ func (hc *h2Conn) open(req *http.Request, body []byte, onEvent func(*eventstream
 	hc.wmu.Lock()
 	defer hc.wmu.Unlock()
 	hc.mu.Lock()
-	if hc.err != nil || hc.goingAway || uint32(len(hc.streams)) >= hc.maxStreams || hc.nextID >= 1<<31-1 {
+	if !hc.roomLocked() {
 		hc.mu.Unlock()
 		return nil, true, nil
 	}
