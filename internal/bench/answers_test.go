@@ -184,15 +184,19 @@ func TestPlainRecord(t *testing.T) {
 		`{"Data":"` + data + `","SequenceNumber":"5","PartitionKey":"\"Data\":\"","ApproximateArrivalTimestamp":1700000000}`,              // another order
 		`{"SequenceNumber":"6","ApproximateArrivalTimestamp":1700000000,"Data":null,"PartitionKey":"k"}`,                                  // no data
 	}
-	s := jsonScan{b: []byte(plain + ",")}
-	var a recordsAnswer
-	var h Histogram
-	if !s.plainRecord(&a, &latencySink{hist: &h, now: now}) || s.i != len(plain) || a.bytes != 20 || h.Count() != 1 {
-		t.Fatalf("plain record: read %v, at %d of %d, %+v, %d latencies", s.err, s.i, len(plain), a, h.Count())
+	for _, noEscapes := range []bool{true, false} {
+		s := jsonScan{b: []byte(plain + ",")}
+		var a recordsAnswer
+		var h Histogram
+		if !s.plainRecord(&a, &latencySink{hist: &h, now: now}, noEscapes) || s.i != len(plain) || a.bytes != 20 || h.Count() != 1 {
+			t.Fatalf("plain record (noEscapes %v): read %v, at %d of %d, %+v, %d latencies", noEscapes, s.err, s.i, len(plain), a, h.Count())
+		}
 	}
+	var a recordsAnswer
 	for _, o := range others {
 		s := jsonScan{b: []byte(o)}
-		if s.plainRecord(&a, nil) || s.i != 0 {
+		// As parseRecords says it: no escapes only if the answer has no backslash.
+		if s.plainRecord(&a, nil, !strings.Contains(o, `\`)) || s.i != 0 {
 			t.Errorf("%s: read as plain", o)
 		}
 	}
@@ -201,7 +205,7 @@ func TestPlainRecord(t *testing.T) {
 		recs = append(recs, o, plain)
 	}
 	body := `{"Records":[` + strings.Join(recs, ",") + `],"NextShardIterator":"it","MillisBehindLatest":3}`
-	h = Histogram{}
+	var h Histogram
 	got, err := parseRecords(awsproto.JSON, []byte(body), "NextShardIterator", &latencySink{hist: &h, now: now})
 	want := recordsAnswer{records: 11, bytes: 20 * 10, next: "it", hasNext: true, millisBehind: 3}
 	if err != nil || got != want || h.Count() != 10 {
