@@ -57,7 +57,8 @@ type h2Pool struct {
 	c         *client
 	frameSize int // SETTINGS_MAX_FRAME_SIZE the subscribers accept
 
-	dialMu sync.Mutex // held while dialling
+	dialMu sync.Mutex     // held while dialling
+	loops  sync.WaitGroup // the connections' reading goroutines
 	mu     sync.Mutex
 	conns  []*h2Conn
 	closed bool
@@ -67,7 +68,8 @@ var errClientClosed = errors.New("client closed")
 
 func (c *client) h2Pool(frameSize int) *h2Pool { return &h2Pool{c: c, frameSize: frameSize} }
 
-// close closes every connection; their streams end with an error.
+// close closes every connection, their streams ending with an error, and
+// waits for their reading goroutines to return. No stream may be opening.
 func (p *h2Pool) close() {
 	p.mu.Lock()
 	p.closed = true
@@ -77,6 +79,7 @@ func (p *h2Pool) close() {
 	for _, hc := range conns {
 		hc.fail(errClientClosed)
 	}
+	p.loops.Wait()
 }
 
 // open sends a POST of body with req's headers on a connection with room
@@ -198,7 +201,7 @@ func (p *h2Pool) dial(ctx context.Context) (*h2Conn, error) {
 		nc.Close()
 		return nil, err
 	}
-	go hc.readLoop()
+	p.loops.Go(hc.readLoop)
 	return hc, nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/sluicedata/sluice/internal/eventstream"
 	"github.com/sluicedata/sluice/internal/testwait"
 )
@@ -236,6 +238,7 @@ func TestH2PoolCancel(t *testing.T) {
 			}
 		}
 	})
+	ignoreServer := goleak.IgnoreCurrent()
 	pool := c.h2Pool(16 << 10)
 	defer pool.close()
 	for round := range 2 {
@@ -261,6 +264,12 @@ func TestH2PoolCancel(t *testing.T) {
 	}
 	if len(pool.conns) != 1 {
 		t.Fatalf("%d connections, want the first reused", len(pool.conns))
+	}
+	// close leaves no goroutine of the pool's behind (the server's own,
+	// started before this point or ending with its connections, aside).
+	pool.close()
+	if err := goleak.Find(ignoreServer); err != nil {
+		t.Fatal(err)
 	}
 }
 
