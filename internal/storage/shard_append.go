@@ -123,6 +123,10 @@ func (l *ShardLog) StartAppendWithKey(entries []Entry, nowMillis int64, keyRef s
 		encodeRecords(buf, recStart, entries)
 	}
 
+	var written uint64 // before the write: see storeSyncer
+	if l.syncer != nil {
+		written = l.syncsReturned()
+	}
 	l.mu.Lock()
 	p.res, p.end, p.err = l.writeLocked(buf, len(entries), nowMillis, keyRef)
 	switch {
@@ -136,7 +140,7 @@ func (l *ShardLog) StartAppendWithKey(entries []Entry, nowMillis int64, keyRef s
 		l.mu.inflight++
 		p.wait, p.size = true, size
 		if l.syncer != nil {
-			p.round = l.joinStoreSyncLocked(p.end)
+			p.round = l.joinStoreSyncLocked(p.end, written)
 		}
 	}
 	l.mu.Unlock()

@@ -26,11 +26,21 @@ import (
 // (Linux marks pages whose writeback failed clean), so it fails every log
 // that joined the round before the round is reported and before the next
 // round starts: a later good sync must not make such a log publish data
-// after the lost pages.
+// after the lost pages. Pages of batches written while the failed sync ran,
+// which joined the next round, may have been lost with them, and syncfs
+// reports a writeback error once, to the first sync that returns after it:
+// the next round's sync can succeed without those pages on the disk. So a
+// batch is published only if no sync failed after it was written
+// (pendingSync.written, checked in publishDurableLocked); otherwise its
+// log fails as the round's did.
 type storeSyncer struct {
 	s       vfs.Syncer
 	dir     string
 	durable atomic.Uint64 // id of the last round synced without error
+	// returned counts the syncs that have returned; failure is the last
+	// that failed, if any.
+	returned atomic.Uint64
+	failure  atomic.Pointer[syncFailure]
 
 	mu struct {
 		sync.Mutex
@@ -40,6 +50,12 @@ type storeSyncer struct {
 		closed bool
 	}
 	done chan struct{} // closed when run returns
+}
+
+// syncFailure is a failed sync: the returned count it made, and its error.
+type syncFailure struct {
+	at  uint64
+	err error
 }
 
 // syncRound is one sync of the filesystem and the logs that wait for it.
@@ -94,8 +110,12 @@ func (y *storeSyncer) run() {
 		if r == nil {
 			return
 		}
-		if err := y.s.Sync(); err != nil {
+		err := y.s.Sync()
+		at := y.returned.Add(1)
+		if err != nil {
 			r.err = fmt.Errorf("sync the filesystem of %s: %w", y.dir, err)
+			// Before any later round publishes.
+			y.failure.Store(&syncFailure{at: at, err: r.err})
 			for _, l := range r.logs {
 				l.mu.Lock()
 				l.failLocked(r.err)
@@ -136,15 +156,21 @@ type pendingSync struct {
 	end          uint64
 	pos, arrival int64
 	entries      []indexEntry
+	written      uint64 // the syncer's returned count before the batch's write
 }
+
+// syncsReturned is the syncer's count of returned syncs, which a batch
+// takes before it is written (joinStoreSyncLocked's written).
+func (l *ShardLog) syncsReturned() uint64 { return l.syncer.returned.Load() }
 
 // joinStoreSyncLocked joins the batch just written, ending at offset end,
 // to the open round and remembers the state to publish once the round is
 // durable; finishStoreSyncLocked, after the round is done, publishes it.
-func (l *ShardLog) joinStoreSyncLocked(end uint64) *syncRound {
+// written is syncsReturned from before the batch's write.
+func (l *ShardLog) joinStoreSyncLocked(end, written uint64) *syncRound {
 	r := l.syncer.join(l)
 	l.mu.pending = append(l.mu.pending, pendingSync{round: r.id, end: end,
-		pos: l.mu.writePos, arrival: l.mu.lastArrival, entries: l.mu.entries})
+		pos: l.mu.writePos, arrival: l.mu.lastArrival, entries: l.mu.entries, written: written})
 	return r
 }
 
@@ -164,6 +190,10 @@ func (l *ShardLog) finishStoreSyncLocked(r *syncRound, end uint64) error {
 		return fmt.Errorf("append to %s: %w", l.key, r.err)
 	}
 	l.publishDurableLocked()
+	if l.mu.err != nil {
+		// A failed sync after the batch was written (publishDurableLocked).
+		return fmt.Errorf("append to %s: %w", l.key, l.mu.err)
+	}
 	if l.mu.durableEnd < end {
 		// Our round is durable and the log has not failed, so our state
 		// was among those published.
@@ -173,7 +203,9 @@ func (l *ShardLog) finishStoreSyncLocked(r *syncRound, end uint64) error {
 }
 
 // publishDurableLocked publishes the newest pending state whose round is
-// durable. The log has not failed.
+// durable, unless a sync failed after a batch it would publish was
+// written: then it fails the log with that sync's error. The log has not
+// failed.
 func (l *ShardLog) publishDurableLocked() {
 	durable := l.syncer.durable.Load()
 	n := 0
@@ -182,6 +214,19 @@ func (l *ShardLog) publishDurableLocked() {
 	}
 	if n == 0 {
 		return
+	}
+	// The first batch not yet published (a roll or Close may have synced
+	// and published some) was written first: no later one can have been
+	// written before a failure it was not.
+	for _, p := range l.mu.pending[:n] {
+		if p.end <= l.mu.durableEnd {
+			continue
+		}
+		if f := l.syncer.failure.Load(); f != nil && f.at > p.written {
+			l.failLocked(f.err)
+			return
+		}
+		break
 	}
 	l.mu.rearm.succeeded()
 	p := l.mu.pending[n-1]

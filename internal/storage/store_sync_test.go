@@ -174,6 +174,89 @@ func TestSharedSyncFailure(t *testing.T) {
 	}
 }
 
+// TestSharedSyncFailureCoversNextRound: a batch written while a sync that
+// fails runs joins the next round, and its pages may have been lost with
+// that sync's; syncfs reports the error once, so the next round's sync
+// succeeds. The batch must fail all the same, and its log with it, while a
+// batch written after the failure was reported is acknowledged.
+func TestSharedSyncFailureCoversNextRound(t *testing.T) {
+	mem := vfs.NewMem()
+	var armed atomic.Bool
+	started, release := make(chan struct{}), make(chan struct{})
+	inj := vfs.InjectorFunc(func(op vfs.Op, path string) error {
+		if op == vfs.OpSyncFS && armed.CompareAndSwap(true, false) {
+			close(started)
+			<-release
+			return fmt.Errorf("syncfs %s: %w", path, vfs.ErrInjected)
+		}
+		return nil
+	})
+	s := openStore(t, vfs.NewErrorFS(mem, inj), Options{SharedSync: true})
+	a, b, c := createShard(t, s, "s/a"), createShard(t, s, "s/b"), createShard(t, s, "s/c")
+	for _, l := range []*ShardLog{a, b, c} {
+		mustAppend(t, l, entries(0, 2, 20), 1)
+	}
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	armed.Store(true)
+	errs := make(chan error, 2)
+	appendAsync := func(l *ShardLog) {
+		go func() {
+			_, err := l.Append(entries(2, 2, 20), 2)
+			errs <- err
+		}()
+	}
+	appendAsync(a) // its round's sync will fail
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a's batch started no sync")
+	}
+	appendAsync(b) // written while that sync runs: the next round
+	testwait.Until(t, 10*time.Second, "b's batch in the next round", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.mu.pending) == 1
+	})
+	unblock()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, vfs.ErrInjected) {
+			t.Fatalf("Append written before the failed sync returned: %v, want the injected error", err)
+		}
+	}
+	for _, l := range []*ShardLog{a, b} {
+		if !errors.Is(l.Err(), vfs.ErrInjected) || l.End() != 2 {
+			t.Fatalf("%s: Err %v End %d after the failed sync", l.Key(), l.Err(), l.End())
+		}
+	}
+	// Written after the failure was reported: acknowledged.
+	mustAppend(t, c, entries(2, 2, 20), 3)
+	if c.Err() != nil || c.End() != 4 {
+		t.Fatalf("log written after the failure: Err %v End %d", c.Err(), c.End())
+	}
+	for _, l := range []*ShardLog{a, b} {
+		mustAppend(t, l, entries(2, 3, 20), 2+200)
+		if l.Err() != nil || l.End() != 5 {
+			t.Fatalf("%s after re-arm: Err %v End %d", l.Key(), l.Err(), l.End())
+		}
+	}
+	crash := mem.CrashClone()
+	for _, l := range []*ShardLog{a, b, c} {
+		checkRecords(t, readAll(t, l, 0), 0, 20)
+		o, _ := quietOptions(t, Options{}).withDefaults()
+		r, err := openShardLog(crash, s.shardDir(l.Key()), l.Key(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.End() != l.End() || r.Err() != nil {
+			t.Fatalf("%s after crash: End %d Err %v, want %d", l.Key(), r.End(), r.Err(), l.End())
+		}
+		checkRecords(t, readAll(t, r, 0), 0, 20)
+		r.Close()
+	}
+}
+
 // TestSharedSyncConcurrent: many writers on many logs, with rolls; every
 // acknowledged record is durable and in order. Run it under -race.
 func TestSharedSyncConcurrent(t *testing.T) {
