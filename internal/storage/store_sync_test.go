@@ -128,11 +128,7 @@ func TestSharedSyncFailure(t *testing.T) {
 		}
 		return nil
 	})
-	s := openStore(t, vfs.NewErrorFS(mem, inj), Options{SharedSync: true})
-	a, b, c := createShard(t, s, "s/a"), createShard(t, s, "s/b"), createShard(t, s, "s/c")
-	for _, l := range []*ShardLog{a, b, c} {
-		mustAppend(t, l, entries(0, 2, 20), 1)
-	}
+	s, a, b, c := threeLogs(t, vfs.NewErrorFS(mem, inj))
 	fail.Store(true)
 	for _, l := range []*ShardLog{a, b} {
 		if _, err := l.Append(entries(2, 2, 20), 2); !errors.Is(err, vfs.ErrInjected) {
@@ -152,14 +148,34 @@ func TestSharedSyncFailure(t *testing.T) {
 	if a.End() != 2 || b.End() != 2 {
 		t.Fatalf("a good sync published a failed round: ends %d %d", a.End(), b.End())
 	}
-	for _, l := range []*ShardLog{a, b} {
+	rearmAndCrash(t, mem, s, []*ShardLog{a, b}, c)
+}
+
+// threeLogs opens a SharedSync store on fs with three logs, s/a, s/b and
+// s/c, of 2 records each.
+func threeLogs(t *testing.T, fs vfs.FS) (s *Store, a, b, c *ShardLog) {
+	t.Helper()
+	s = openStore(t, fs, Options{SharedSync: true})
+	a, b, c = createShard(t, s, "s/a"), createShard(t, s, "s/b"), createShard(t, s, "s/c")
+	for _, l := range []*ShardLog{a, b, c} {
+		mustAppend(t, l, entries(0, 2, 20), 1)
+	}
+	return s, a, b, c
+}
+
+// rearmAndCrash re-arms the failed logs, each holding 2 records, with an
+// Append of 3 more, and checks that every log, ok included, keeps what it
+// acknowledged, in place and after a crash.
+func rearmAndCrash(t *testing.T, mem *vfs.MemFS, s *Store, failed []*ShardLog, ok *ShardLog) {
+	t.Helper()
+	for _, l := range failed {
 		mustAppend(t, l, entries(2, 3, 20), 2+200)
 		if l.Err() != nil || l.End() != 5 {
 			t.Fatalf("%s after re-arm: Err %v End %d", l.Key(), l.Err(), l.End())
 		}
 	}
 	crash := mem.CrashClone()
-	for _, l := range []*ShardLog{a, b, c} {
+	for _, l := range append(failed, ok) {
 		checkRecords(t, readAll(t, l, 0), 0, 20)
 		o, _ := quietOptions(t, Options{}).withDefaults()
 		r, err := openShardLog(crash, s.shardDir(l.Key()), l.Key(), o)
@@ -191,11 +207,7 @@ func TestSharedSyncFailureCoversNextRound(t *testing.T) {
 		}
 		return nil
 	})
-	s := openStore(t, vfs.NewErrorFS(mem, inj), Options{SharedSync: true})
-	a, b, c := createShard(t, s, "s/a"), createShard(t, s, "s/b"), createShard(t, s, "s/c")
-	for _, l := range []*ShardLog{a, b, c} {
-		mustAppend(t, l, entries(0, 2, 20), 1)
-	}
+	s, a, b, c := threeLogs(t, vfs.NewErrorFS(mem, inj))
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(unblock)
@@ -235,26 +247,7 @@ func TestSharedSyncFailureCoversNextRound(t *testing.T) {
 	if c.Err() != nil || c.End() != 4 {
 		t.Fatalf("log written after the failure: Err %v End %d", c.Err(), c.End())
 	}
-	for _, l := range []*ShardLog{a, b} {
-		mustAppend(t, l, entries(2, 3, 20), 2+200)
-		if l.Err() != nil || l.End() != 5 {
-			t.Fatalf("%s after re-arm: Err %v End %d", l.Key(), l.Err(), l.End())
-		}
-	}
-	crash := mem.CrashClone()
-	for _, l := range []*ShardLog{a, b, c} {
-		checkRecords(t, readAll(t, l, 0), 0, 20)
-		o, _ := quietOptions(t, Options{}).withDefaults()
-		r, err := openShardLog(crash, s.shardDir(l.Key()), l.Key(), o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.End() != l.End() || r.Err() != nil {
-			t.Fatalf("%s after crash: End %d Err %v, want %d", l.Key(), r.End(), r.Err(), l.End())
-		}
-		checkRecords(t, readAll(t, r, 0), 0, 20)
-		r.Close()
-	}
+	rearmAndCrash(t, mem, s, []*ShardLog{a, b}, c)
 }
 
 // TestSharedSyncConcurrent: many writers on many logs, with rolls; every
