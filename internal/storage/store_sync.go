@@ -215,18 +215,16 @@ func (l *ShardLog) publishDurableLocked() {
 	if n == 0 {
 		return
 	}
-	// The first batch not yet published (a roll or Close may have synced
-	// and published some) was written first: no later one can have been
-	// written before a failure it was not.
-	for _, p := range l.mu.pending[:n] {
-		if p.end <= l.mu.durableEnd {
-			continue
+	// Every batch not yet published (a roll or Close may have synced and
+	// published some) is checked: the counts are taken before the log's
+	// lock, so they need not rise in the order the batches joined.
+	if f := l.syncer.failure.Load(); f != nil {
+		for _, p := range l.mu.pending[:n] {
+			if p.end > l.mu.durableEnd && f.at > p.written {
+				l.failLocked(f.err)
+				return
+			}
 		}
-		if f := l.syncer.failure.Load(); f != nil && f.at > p.written {
-			l.failLocked(f.err)
-			return
-		}
-		break
 	}
 	l.mu.rearm.succeeded()
 	p := l.mu.pending[n-1]
