@@ -250,6 +250,36 @@ func TestSharedSyncFailureCoversNextRound(t *testing.T) {
 	rearmAndCrash(t, mem, s, []*ShardLog{a, b}, c)
 }
 
+// TestSharedSyncFailureAnyOrder: a batch takes the count of returned
+// syncs before its log's lock, so a log's batches can join in the opposite
+// order of their counts; publishing checks each of them against the last
+// failed sync, not only the first.
+func TestSharedSyncFailureAnyOrder(t *testing.T) {
+	s := openStore(t, vfs.NewMem(), Options{SharedSync: true})
+	l := createShard(t, s, "s/0")
+	mustAppend(t, l, entries(0, 2, 20), 1)
+	y := l.syncer
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Two batches of the same round, the second written before a sync
+	// that failed, the first after it.
+	k := y.returned.Load()
+	round := y.durable.Load() + 1
+	base := pendingSync{round: round, pos: l.mu.writePos, arrival: l.mu.lastArrival, entries: l.mu.entries}
+	first, second := base, base
+	first.end, first.written = l.mu.durableEnd+1, k+1
+	second.end, second.written = l.mu.durableEnd+2, k
+	l.mu.pending = append(l.mu.pending, first, second)
+	failure := fmt.Errorf("syncfs: %w", vfs.ErrInjected)
+	y.failure.Store(&syncFailure{at: k + 1, err: failure})
+	y.durable.Store(round)
+	end := l.mu.durableEnd
+	l.publishDurableLocked()
+	if !errors.Is(l.mu.err, vfs.ErrInjected) || l.mu.durableEnd != end {
+		t.Fatalf("published to %d (from %d) with err %v; want the failed sync's error and nothing published", l.mu.durableEnd, end, l.mu.err)
+	}
+}
+
 // TestSharedSyncConcurrent: many writers on many logs, with rolls; every
 // acknowledged record is durable and in order. Run it under -race.
 func TestSharedSyncConcurrent(t *testing.T) {
